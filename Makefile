@@ -1,0 +1,36 @@
+# Set-up and everyday commands. `make demo` and `make test` work on a fresh machine.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# On a CPU-only machine this pins the CPU wheel; on a CUDA machine use e.g. `make demo TORCH=torch`.
+TORCH ?= torch==2.13.0
+DEMO_STEPS ?= 100
+OUT ?= out
+
+.PHONY: install demo test bench quality clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	mkdir -p $(OUT)
+	$(VENV)/bin/audiosplat fit examples/piano_mozart_k545.wav -o $(OUT)/demo.splat --steps $(DEMO_STEPS)
+	$(VENV)/bin/audiosplat render $(OUT)/demo.splat -o $(OUT)/demo.wav
+	$(VENV)/bin/audiosplat inspect $(OUT)/demo.splat
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) -m benchmarks.speed
+
+quality: install
+	$(PY) -m benchmarks.fit_quality --steps 300
+
+clean:
+	rm -rf $(OUT) .pytest_cache

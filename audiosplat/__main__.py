@@ -1,0 +1,3 @@
+from audiosplat.cli import app
+
+app(prog_name="audiosplat")

@@ -1,0 +1,253 @@
+"""The `audiosplat` command line: a thin layer over `audiosplat.api`. The only module that
+prints. Data goes to stdout, messages and progress to stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from audiosplat import __version__
+from audiosplat.api import check_output_path, fit_audio_file, open_splat, render_splat
+from audiosplat.audio import write_wav, write_wav_stream
+from audiosplat.config import ModelConfig
+from audiosplat.errors import AudiosplatError
+from audiosplat.fit import FitConfig
+from audiosplat.summary import summarise
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Fit audio as a sparse set of physics-inspired sound events, and render them back.",
+)
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class LossName(str, Enum):
+    multiband = "multiband"
+    noise = "noise"
+
+
+class Subtype(str, Enum):
+    float = "float"
+    pcm16 = "pcm16"
+    pcm24 = "pcm24"
+
+
+SUBTYPES = {Subtype.float: "FLOAT", Subtype.pcm16: "PCM_16", Subtype.pcm24: "PCM_24"}
+
+DeviceOpt = Annotated[Device, typer.Option("--device", help="Where to compute: auto (CUDA if present), cpu or cuda.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on stderr but errors.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr; tracebacks on errors.")]
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def _user_errors(verbose: bool) -> Iterator[None]:
+    """Turn a user-facing problem into one line on stderr and exit 1 (130 on Ctrl-C)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo("audiosplat: interrupted; no output was written", err=True)
+        raise typer.Exit(130) from None
+    except (AudiosplatError, ValueError, OSError) as exc:
+        if verbose:
+            raise
+        typer.echo(f"audiosplat: error: {_one_line(exc)}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit(0)
+
+
+@app.command()
+def fit(
+    source: Annotated[Path, typer.Argument(help="Audio file to fit (wav, flac, ogg, mp3, ...).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .splat file to write.", show_default=False)],
+    steps: Annotated[int, typer.Option(min=0, help="Adam steps.")] = 3000,
+    events: Annotated[int, typer.Option(help="Number of events, a power of two >= 2.")] = 64,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the initial parameters and the noise; stored in the file.")] = 0,
+    offset: Annotated[float, typer.Option(help="Start of the clip in the source, seconds.")] = 0.0,
+    samples: Annotated[int, typer.Option(help="Clip length in samples at 22050 Hz, a power of two.")] = 2**16,
+    loss: Annotated[LossName, typer.Option(help="multiband (deterministic) or noise (the original's stochastic loss).")] = LossName.multiband,
+    rooms: Annotated[Optional[Path], typer.Option(help="Folder of impulse-response audio files to use as rooms (default: the built-in procedural rooms).")] = None,
+    device: DeviceOpt = Device.auto,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Fit a clip as sound events and write them to a .splat file.
+
+    Example: audiosplat fit examples/piano_mozart_k545.wav -o mozart.splat --steps 300
+    """
+    err = _stderr()
+    with _user_errors(verbose):
+        config = ModelConfig(n_samples=samples, n_events=events)
+        fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss.value)
+        if verbose:
+            err.print(f"fitting {source}: {events} events, {samples} samples, {steps} steps, loss {loss.value}, seed {seed}")
+        with _step_progress(err, steps, enabled=not quiet) as on_step:
+            outcome = fit_audio_file(
+                source, output, config=config, fit_config=fit_config, offset_s=offset,
+                rooms_dir=rooms, device=device.value, argv=sys.argv, on_step=on_step,
+            )
+        r = outcome.result
+        if not quiet:
+            skipped = f", {r.skipped_steps} skipped" if r.skipped_steps else ""
+            err.print(
+                f"{output}: final loss {r.final_loss:.6g}, relative spectral L1 {r.relative_l1:.4f} "
+                f"({steps} steps{skipped}, {r.seconds:.1f} s)"
+            )
+    typer.echo(str(output))
+
+
+@contextlib.contextmanager
+def _step_progress(console: Console, total: int, enabled: bool):
+    """A progress bar with step, loss and steps/s; silent when disabled or off a terminal."""
+    progress = Progress(
+        TextColumn("fit"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.5g}"),
+        TextColumn("{task.fields[rate]:.2f} steps/s"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not (enabled and console.is_terminal),
+        transient=False,
+    )
+    task = progress.add_task("fit", total=total, loss=float("nan"), rate=0.0)
+
+    def on_step(step: int, loss: float) -> None:
+        elapsed = progress.tasks[0].elapsed or 0.0
+        progress.update(task, completed=step + 1, loss=loss, rate=(step + 1) / elapsed if elapsed else 0.0)
+
+    with progress:
+        yield on_step
+
+
+@app.command()
+def render(
+    source: Annotated[Path, typer.Argument(help="The .splat file to render.", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The wav file to write; '-' writes it to stdout.", show_default=False)],
+    subtype: Annotated[Subtype, typer.Option(help="Sample format of the wav.")] = Subtype.float,
+    stems: Annotated[Optional[Path], typer.Option(help="Also write one wav per event into this folder.")] = None,
+    device: DeviceOpt = Device.auto,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Render the events of a .splat file to a wav file.
+
+    Example: audiosplat render mozart.splat -o mozart.wav --subtype pcm16
+    """
+    err = _stderr()
+    with _user_errors(verbose):
+        to_stdout = str(output) == "-"
+        if not to_stdout:
+            check_output_path(output, inputs=[source])
+        splat = open_splat(source)
+        rate, fmt = splat.config.sample_rate, SUBTYPES[subtype]
+        audio = render_splat(splat, device=device.value)
+        if to_stdout:
+            write_wav_stream(sys.stdout.buffer, audio, rate, fmt)
+        else:
+            write_wav(output, audio, rate, fmt)
+        if stems is not None:
+            stems.mkdir(parents=True, exist_ok=True)
+            for e, stem in enumerate(render_splat(splat, device=device.value, stems=True)):
+                write_wav(stems / f"event-{e:03d}.wav", stem, rate, fmt)
+        if not quiet:
+            extra = f" and {splat.n_events} stems in {stems}" if stems is not None else ""
+            err.print(f"{source}: rendered {splat.config.duration_s:.3f} s at {rate} Hz to {'stdout' if to_stdout else output}{extra}")
+
+
+@app.command()
+def inspect(
+    sources: Annotated[list[Path], typer.Argument(help="One or more .splat files.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file on stdout.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Only validate; exit 1 if any file is invalid.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Summarise .splat files: the fit and a table of the events.
+
+    Example: audiosplat inspect mozart.splat --json | jq .relative_spectral_l1
+    """
+    err = _stderr()
+    failed = 0
+    for path in sources:
+        try:
+            with _user_errors(verbose):
+                splat = open_splat(path)
+                if check:
+                    if not quiet:
+                        err.print(f"{path}: valid .splat {splat.format_version}")
+                    continue
+                summary = summarise(splat, path)
+                if as_json:
+                    typer.echo(json.dumps(summary))
+                else:
+                    _print_summary(summary)
+        except typer.Exit:
+            failed += 1
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_summary(s: dict) -> None:
+    out = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 160)
+    out.print(f"[bold]{s['file']}[/bold]  (.splat {s['format_version']})")
+    out.print(
+        f"{s['events']} events, {s['duration_s']:.3f} s at {s['sample_rate']} Hz; "
+        f"{s['steps']} steps ({s['loss']} loss, seed {s['seed']}); final loss {_fmt(s['final_loss'])}; "
+        f"relative spectral L1 {_fmt(s['relative_spectral_l1'])}"
+    )
+    out.print(f"{s['stored_numbers']} stored numbers, {s['bytes']} bytes; rooms {s['rooms']}; source {s['source']}")
+    table = Table(box=None, pad_edge=False)
+    for name in ("event", "onset s", "gain dB", "pitch Hz", "wave", "resonance", "decay s", "noise Hz", "noise width Hz", "reverb wet", "room"):
+        table.add_column(name, justify="left" if name in ("wave", "room") else "right")
+    for row in s["event_table"]:
+        table.add_row(
+            str(row["event"]), f"{row['onset_s']:.4f}", f"{row['gain_db']:.1f}", _fmt(row["pitch_hz"], ".1f"),
+            row["wave"] or "-", f"{row['resonance_mix']:.2f}", f"{row['decay_s']:.3f}", f"{row['noise_centre_hz']:.0f}",
+            f"{row['noise_width_hz']:.0f}", f"{row['reverb_wet']:.2f}", row["room"],
+        )
+    out.print(table)
+
+
+def _fmt(value, spec: str = ".6g") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+if __name__ == "__main__":
+    app()

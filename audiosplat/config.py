@@ -1,0 +1,68 @@
+"""Sizes of the event model. Every other module derives its shapes from a `ModelConfig`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The sizes that fix the shapes of the parameters and the signals (method.md §1).
+
+    Attributes:
+        sample_rate: samples per second of every signal, Hz.
+        n_samples: clip length N, a power of two.
+        n_events: events E, a power of two >= 2 (the event tree is binary).
+        latent_dim: size D of each event's latent vector.
+        frame_size: samples per control frame; F = n_samples / frame_size frames.
+        n_pitches: pitches per wave shape in the wavetable (4 shapes).
+    """
+
+    sample_rate: int = 22050
+    n_samples: int = 2**16
+    n_events: int = 64
+    latent_dim: int = 16
+    frame_size: int = 256
+    n_pitches: int = 128
+
+    def __post_init__(self) -> None:
+        if self.n_samples < 2 * self.frame_size or not _is_power_of_two(self.n_samples):
+            raise ValueError(f"n_samples must be a power of two >= {2 * self.frame_size}, got {self.n_samples}")
+        if self.n_events < 2 or not _is_power_of_two(self.n_events):
+            raise ValueError(f"events must be a power of two >= 2, got {self.n_events}")
+        if self.n_samples % self.frame_size:
+            raise ValueError("n_samples must be a multiple of frame_size")
+        if self.latent_dim < 1 or self.n_pitches < 1 or self.sample_rate < 1:
+            raise ValueError("latent_dim, n_pitches and sample_rate must be positive")
+
+    @property
+    def n_frames(self) -> int:
+        """F, control frames per clip."""
+        return self.n_samples // self.frame_size
+
+    @property
+    def n_time_bits(self) -> int:
+        """B = log2(N), bits of an onset in samples."""
+        return int(math.log2(self.n_samples))
+
+    @property
+    def tree_depth(self) -> int:
+        """log2(E): bits of an event index, one per level of the event tree."""
+        return int(math.log2(self.n_events))
+
+    @property
+    def n_waves(self) -> int:
+        """Rows of the wavetable: 4 shapes x n_pitches."""
+        return 4 * self.n_pitches
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.sample_rate
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _is_power_of_two(n: int) -> bool:
+    return n > 0 and (n & (n - 1)) == 0

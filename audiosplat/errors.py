@@ -1,0 +1,13 @@
+"""Exceptions for problems with the user's input. The CLI shows their message as one line."""
+
+
+class AudiosplatError(Exception):
+    """A user-facing problem: the message is one plain sentence that names the file."""
+
+
+class AudioReadError(AudiosplatError):
+    """An input audio file is missing, unreadable, empty or not finite."""
+
+
+class SplatFormatError(AudiosplatError):
+    """A file is not a valid .splat, or is of a version this reader does not support."""

@@ -1,0 +1,121 @@
+"""Spectral losses (method.md §7) and the relative spectral L1 quality figure."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+FULL_BAND_STFT = (2048, 256)
+BAND_STFTS = ((128, 64), (64, 32), (16, 8))
+NOISE_BAND_STFT = (128, 32)
+LOWEST_BAND = 512
+
+
+def framed_stft_magnitude(signal: torch.Tensor, window: int, hop: int) -> torch.Tensor:
+    """|STFT| as the original computes it: periodic Hann, orthonormal rfft, frames starting
+    at multiples of `hop`, zero padding at the end, L // hop frames.
+
+    Args:
+        signal: (..., L)
+
+    Returns:
+        (..., L // hop, window // 2 + 1)
+    """
+    n_frames = signal.shape[-1] // hop
+    frames = F.pad(signal, (0, window)).unfold(-1, window, hop)[..., :n_frames, :]
+    hann = torch.hann_window(window, periodic=True, device=signal.device, dtype=signal.dtype)
+    return torch.fft.rfft(frames * hann, norm="ortho").abs()
+
+
+def octave_bands(signal: torch.Tensor, lowest: int = LOWEST_BAND) -> list[torch.Tensor]:
+    """Critically sampled octave bands: for s = lowest, 2 lowest, ..., N, the bins [0, s/2]
+    (lowest band) or [s/4, s/2] of the orthonormal rfft, inverted at length s.
+
+    Args:
+        signal: (..., N)
+
+    Returns:
+        list of (..., s) tensors, lowest band first.
+    """
+    n = signal.shape[-1]
+    spectrum = torch.fft.rfft(signal, norm="ortho")
+    bands = []
+    size = lowest
+    while size <= n:
+        kept = spectrum[..., : size // 2 + 1]
+        if size > lowest:
+            mask = torch.zeros(size // 2 + 1, device=signal.device, dtype=signal.dtype)
+            mask[size // 4 :] = 1.0
+            kept = kept * mask
+        bands.append(torch.fft.irfft(kept, n=size, norm="ortho"))
+        size *= 2
+    return bands
+
+
+def multiband_features(signal: torch.Tensor) -> list[torch.Tensor]:
+    """Phi(x): the full-band |STFT| and, per octave band, |STFT| at three resolutions."""
+    features = [framed_stft_magnitude(signal, *FULL_BAND_STFT)]
+    for band in octave_bands(signal):
+        features.extend(framed_stft_magnitude(band, window, hop) for window, hop in BAND_STFTS)
+    return features
+
+
+class MultibandLoss:
+    """sum |Phi(target) - Phi(render)|, with Phi(target) computed once."""
+
+    name = "multiband"
+
+    def __init__(self, target: torch.Tensor):
+        self.target_features = [f.detach() for f in multiband_features(target)]
+
+    def __call__(self, render: torch.Tensor) -> torch.Tensor:
+        return sum((t - r).abs().sum() for t, r in zip(self.target_features, multiband_features(render)))
+
+
+class NoiseLoss:
+    """The original's stochastic variant: per octave band, |STFT(128, 32)| without the Nyquist
+    bin; the residual T - R is compared with noise of the residual's own mean and standard
+    deviation (drawn without gradient from an explicit generator), plus a penalty when the
+    render has more energy than the target: relu(||R|| - ||T||) + sum |res - n|."""
+
+    name = "noise"
+
+    def __init__(self, target: torch.Tensor, generator: torch.Generator):
+        self.generator = generator
+        self.target_bands = [self._features(b).detach() for b in octave_bands(target)]
+
+    @staticmethod
+    def _features(band: torch.Tensor) -> torch.Tensor:
+        return framed_stft_magnitude(band, *NOISE_BAND_STFT)[..., :-1]
+
+    def __call__(self, render: torch.Tensor) -> torch.Tensor:
+        total = render.new_zeros(())
+        for target, band in zip(self.target_bands, octave_bands(render)):
+            rendered = self._features(band)
+            residual = target - rendered
+            with torch.no_grad():
+                unit = torch.randn(residual.shape, generator=self.generator, dtype=residual.dtype)
+                noise = unit.to(residual.device) * residual.std() + residual.mean()
+            energy_excess = torch.relu(rendered.norm() - target.norm())
+            total = total + energy_excess + (residual - noise).abs().sum()
+        return total
+
+
+def make_loss(name: str, target: torch.Tensor, generator: torch.Generator):
+    if name == MultibandLoss.name:
+        return MultibandLoss(target)
+    if name == NoiseLoss.name:
+        return NoiseLoss(target, generator)
+    raise ValueError(f"unknown loss '{name}' (choose multiband or noise)")
+
+
+def relative_spectral_l1(target: torch.Tensor, render: torch.Tensor, n_fft: int = 2048, hop: int = 256) -> float:
+    """sum | |STFT T| - |STFT R| | / sum |STFT T| (periodic Hann, centred frames, zero padding). 0 is perfect."""
+    window = torch.hann_window(n_fft, device=target.device, dtype=target.dtype)
+
+    def magnitude(x: torch.Tensor) -> torch.Tensor:
+        return torch.stft(x, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True).abs()
+
+    with torch.no_grad():
+        t, r = magnitude(target), magnitude(render)
+        return float((t - r).abs().sum() / t.abs().sum().clamp_min(1e-12))

@@ -1,0 +1,165 @@
+"""Onset times as bits (method.md §5): B rows of two logits per event, row 0 the most
+significant. The forward pass takes a hard choice per row; the backward pass uses the
+softmax's gradient (straight-through), so every bit's logits receive a gradient."""
+
+from __future__ import annotations
+
+import torch
+
+from audiosplat.dsp import fft_convolve
+
+
+def straight_through_bits(logits: torch.Tensor) -> torch.Tensor:
+    """Hard one-hot choice per row with the softmax's gradient.
+
+    Args:
+        logits: (..., B, 2)
+
+    Returns:
+        (..., B, 2) exactly 0/1 in value (soft - soft.detach() is exactly 0), softmax gradient.
+    """
+    soft = torch.softmax(logits, dim=-1)
+    hard = torch.nn.functional.one_hot(logits.argmax(dim=-1), 2).to(logits.dtype)
+    return hard + (soft - soft.detach())
+
+
+def bit_weights(n_bits: int, device: torch.device | None = None) -> torch.Tensor:
+    """(B,) int64 samples added by each row when set: 2^(B-1-i), most significant first."""
+    return 2 ** torch.arange(n_bits - 1, -1, -1, device=device, dtype=torch.int64)
+
+
+def bits_to_samples(bits: torch.Tensor) -> torch.Tensor:
+    """(..., B, 2) one-hot rows -> (...,) int64 onset in samples."""
+    chosen = bits.detach().argmax(dim=-1)
+    return (chosen * bit_weights(bits.shape[-2], bits.device)).sum(dim=-1)
+
+
+def samples_to_bits(onset_samples: torch.Tensor, n_bits: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(...,) int64 onsets in [0, 2^B) -> (..., B, 2) exact one-hot rows."""
+    onset_samples = onset_samples.to(torch.int64)
+    if bool(((onset_samples < 0) | (onset_samples >= 2**n_bits)).any()):
+        raise ValueError(f"onsets must lie in [0, {2**n_bits}) samples")
+    chosen = (onset_samples[..., None] // bit_weights(n_bits, onset_samples.device)) % 2
+    return torch.nn.functional.one_hot(chosen, 2).to(dtype)
+
+
+def onset_impulse(bits: torch.Tensor) -> torch.Tensor:
+    """Closed form of the onset impulse: impulse[n] = prod_i bits[i, bit_i(n)].
+
+    The Kronecker product of the B rows, most significant first, so position n has the
+    binary digits of n. Equal to `onset_impulse_by_convolution` and far cheaper.
+
+    Args:
+        bits: (E, B, 2)
+
+    Returns:
+        (E, 2^B)
+    """
+    impulse = bits[:, 0, :]
+    for row in range(1, bits.shape[1]):
+        impulse = (impulse[:, :, None] * bits[:, row, None, :]).reshape(bits.shape[0], -1)
+    return impulse
+
+
+def onset_impulse_by_convolution(bits: torch.Tensor) -> torch.Tensor:
+    """The original's construction: one two-tap signal per row (weight of 'unset' at sample
+    0, weight of 'set' at sample 2^(B-1-i)), convolved together. Slow reference."""
+    n_events, n_bits, _ = bits.shape
+    n_samples = 2**n_bits
+    impulse = None
+    for row, step in enumerate(bit_weights(n_bits).tolist()):
+        taps = torch.zeros(n_events, n_samples, dtype=bits.dtype, device=bits.device)
+        taps = taps.index_put((torch.arange(n_events), torch.zeros(n_events, dtype=torch.int64)), bits[:, row, 0])
+        taps = taps.index_put((torch.arange(n_events), torch.full((n_events,), step)), bits[:, row, 1], accumulate=True)
+        impulse = taps if impulse is None else fft_convolve(impulse, taps)
+    return impulse
+
+
+def delay_by_convolution(signal: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
+    """Reference delay: convolve each event with its onset impulse, truncated to N."""
+    return fft_convolve(signal, onset_impulse_by_convolution(bits))
+
+
+def _shift_right(signal: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """out[e, t] = signal[e, t - shift[e]] for t >= shift[e], else 0. signal (E, N), shift (E,)."""
+    n = signal.shape[-1]
+    padded = torch.nn.functional.pad(signal, (n, 0))
+    index = torch.arange(n, device=signal.device)[None, :] + (n - shift)[:, None]
+    return padded.gather(1, index)
+
+
+def _shift_left(signal: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """out[e, u] = signal[e, u + shift[e]] for u + shift[e] < N, else 0."""
+    n = signal.shape[-1]
+    padded = torch.nn.functional.pad(signal, (0, n))
+    index = torch.arange(n, device=signal.device)[None, :] + shift[:, None]
+    return padded.gather(1, index)
+
+
+class _DelayByBits(torch.autograd.Function):
+    """Exact delay by the onset bits, as an index shift with a closed-form backward.
+
+    Because the forward bits are exactly one-hot, the impulse is a single 1 at n0 and
+    d impulse[n] / d bits[i, k] is 1 only at n = n0 with bit i set to k. So the gradient of
+    a bit's logit needs the correlation of the output gradient with the signal at just
+    B + 1 lags, not the full convolution the reference differentiates through.
+    """
+
+    @staticmethod
+    def forward(ctx, signal: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
+        onset = bits_to_samples(bits)
+        ctx.save_for_backward(signal, onset)
+        ctx.n_bits = bits.shape[1]
+        return _shift_right(signal, onset)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        signal, onset = ctx.saved_tensors
+        grad_signal = _shift_left(grad_out, onset)
+        if not ctx.needs_input_grad[1]:
+            return grad_signal, None
+        at_onset = (grad_signal * signal).sum(dim=-1)
+        steps = bit_weights(ctx.n_bits, signal.device)
+        flipped = onset[:, None] ^ steps[None, :]  # (E, B): the onset with one bit flipped
+        at_flip = lagged_dot(grad_out, signal, flipped)
+        is_set = ((onset[:, None] // steps[None, :]) % 2).bool()
+        grad_set = torch.where(is_set, at_onset[:, None], at_flip)
+        grad_unset = torch.where(is_set, at_flip, at_onset[:, None])
+        return grad_signal, torch.stack([grad_unset, grad_set], dim=-1)
+
+
+def lagged_dot(later: torch.Tensor, earlier: torch.Tensor, lags: torch.Tensor) -> torch.Tensor:
+    """c[e, k] = sum_u later[e, u + lags[e, k]] * earlier[e, u]: a cross-correlation at a
+    few lags per row. (E, N), (E, N), (E, K) int64 in [0, N) -> (E, K).
+
+    On the CPU, one dot product of views per lag (no copies); elsewhere, where many small
+    kernels cost more than arithmetic, the full correlation by FFT, read at the lags.
+    """
+    n = later.shape[-1]
+    if later.device.type == "cpu":
+        out = later.new_empty(lags.shape)
+        for e, row in enumerate(lags.tolist()):
+            for k, lag in enumerate(row):
+                out[e, k] = torch.dot(later[e, lag:], earlier[e, : n - lag])
+        return out
+    return lagged_dot_by_fft(later, earlier, lags)
+
+
+def lagged_dot_by_fft(later: torch.Tensor, earlier: torch.Tensor, lags: torch.Tensor) -> torch.Tensor:
+    """`lagged_dot` through the full correlation irfft(rfft(later) * conj(rfft(earlier)))."""
+    n = later.shape[-1]
+    spectrum = torch.fft.rfft(later, n=2 * n) * torch.fft.rfft(earlier, n=2 * n).conj()
+    return torch.fft.irfft(spectrum, n=2 * n).gather(1, lags)
+
+
+def delay_by_bits(signal: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
+    """Delay each event by its onset (truncated at N), differentiable in the bits.
+
+    Args:
+        signal: (E, N) events in their own time.
+        bits: (E, B, 2) exactly one-hot rows (from `straight_through_bits` or `samples_to_bits`), 2^B == N.
+
+    Returns:
+        (E, N) events placed on the clip.
+    """
+    return _DelayByBits.apply(signal, bits)

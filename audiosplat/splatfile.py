@@ -1,0 +1,338 @@
+"""Reading, writing and validating .splat files (HDF5, specified in formats/splat-v1.md).
+
+Strict when writing (the file is read back and validated before it is renamed into
+place), careful when reading: nothing is unpickled or evaluated, every shape and dtype is
+checked against the file's own config before use, and any problem becomes one
+`SplatFormatError` sentence that names the file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from audiosplat.atomic import atomic_path
+from audiosplat.config import ModelConfig
+from audiosplat.controls import CONTROL_FIELDS, EventControls
+from audiosplat.errors import SplatFormatError
+from audiosplat.model import EventModel
+from audiosplat.onset import samples_to_bits
+from audiosplat.rooms import PROCEDURAL_BANK, RoomBank, procedural_bank, user_bank
+
+FORMAT_NAME = "audiosplat.splat"
+FORMAT_VERSION = "1.0.0"
+SUPPORTED_MAJOR = 1
+# Bounds on the config read from a file, so a hostile file cannot ask for huge allocations.
+MAX_SAMPLES = 2**22
+MAX_EVENTS = 4096
+MAX_LATENT = 1024
+MAX_PITCHES = 1024
+MAX_ROOMS = 256
+CONFIG_KEYS = ("sample_rate", "n_samples", "n_events", "latent_dim", "frame_size", "n_pitches")
+
+
+@dataclass
+class Splat:
+    """Everything a .splat file holds, as tensors and plain Python values.
+
+    parameters: the model's state dict (name -> float32 tensor), enough to decode again and
+    to continue fitting. controls/latents/noise_seeds: the decoded events that render.
+    fit: the fit's settings and outcome (plain values); loss_history (steps,) float64.
+    provenance: where the clip came from and what made the file (plain values).
+    """
+
+    config: ModelConfig
+    controls: EventControls
+    latents: torch.Tensor
+    noise_seeds: torch.Tensor
+    parameters: dict[str, torch.Tensor]
+    rooms: RoomBank
+    fit: dict = field(default_factory=dict)
+    loss_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    provenance: dict = field(default_factory=dict)
+    latents_match_controls: bool = True
+    format_version: str = FORMAT_VERSION
+
+    @property
+    def n_events(self) -> int:
+        return self.config.n_events
+
+    def model(self) -> EventModel:
+        """The decoder with the stored parameters, on the CPU."""
+        model = EventModel(self.config, self.rooms.n_rooms)
+        model.load_state_dict(self.parameters, strict=True)
+        return model
+
+    def stored_numbers(self) -> int:
+        """Learned numbers needed to decode and render: the parameters plus the noise seeds."""
+        return sum(p.numel() for p in self.parameters.values()) + self.noise_seeds.numel()
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_splat(path: Path, splat: Splat) -> None:
+    """Write `splat` to `path` atomically: a temporary file in the same folder is written,
+    read back and validated, then renamed over `path`."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            _write(f, splat)
+        read_splat(tmp)
+
+
+def _write(f: h5py.File, s: Splat) -> None:
+    cfg = s.config
+    f.attrs["format"] = FORMAT_NAME
+    f.attrs["format_version"] = FORMAT_VERSION
+    f.attrs["latents_match_controls"] = bool(s.latents_match_controls)
+
+    g = f.create_group("config")
+    for key in CONFIG_KEYS:
+        g.attrs[key] = int(getattr(cfg, key))
+    g.attrs["model"] = "seed"
+
+    params = f.create_group("parameters")
+    for name, tensor in s.parameters.items():
+        params.create_dataset(name.replace(".", "/"), data=_f32(tensor))
+
+    ev = f.create_group("events")
+    onset = s.controls.onset_samples.cpu().numpy().astype(np.int64)
+    _dataset(ev, "onset_samples", onset, "samples", "onset of the event in samples from the clip start")
+    _dataset(ev, "onset_s", onset / cfg.sample_rate, "s", "onset of the event from the clip start")
+    _dataset(ev, "noise_seed", s.noise_seeds.cpu().numpy().astype(np.int64), "1", "seed of the event's excitation noise")
+    _dataset(ev, "latent", _f32(s.latents), "1", "the event's latent vector (decoder input)")
+    for name, tensor in s.controls.named_fields().items():
+        unit, meaning = CONTROL_FIELDS[name]
+        _dataset(ev, name, _f32(tensor), unit, meaning)
+
+    rooms = f.create_group("rooms")
+    rooms.attrs["bank"] = s.rooms.name
+    rooms.attrs["sha256"] = s.rooms.sha256
+    rooms.create_dataset("names", data=np.array(s.rooms.room_names, dtype=h5py.string_dtype()))
+    if s.rooms.embedded:
+        rooms.create_dataset("impulses", data=_f32(s.rooms.impulses))
+
+    fit = f.create_group("fit")
+    for key, value in s.fit.items():
+        fit.attrs[key] = value
+    _dataset(fit, "loss_history", np.asarray(s.loss_history, dtype=np.float64), "1", "loss before each step (NaN: skipped)")
+
+    prov = f.create_group("provenance")
+    for key, value in s.provenance.items():
+        prov.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
+def _dataset(group: h5py.Group, name: str, data: np.ndarray, unit: str, meaning: str) -> None:
+    ds = group.create_dataset(name, data=data)
+    ds.attrs["units"] = unit
+    ds.attrs["description"] = meaning
+
+
+def _f32(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().to(torch.float32).numpy()
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_splat(path: Path) -> Splat:
+    """Open and validate a .splat file.
+
+    Raises:
+        SplatFormatError: the file is missing, not HDF5, not a .splat, of a newer major
+            version, or any dataset is missing, mis-shaped or not finite.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SplatFormatError(f"{path}: file not found")
+    if path.is_dir():
+        raise SplatFormatError(f"{path}: is a directory, not a .splat file")
+    try:
+        is_hdf5 = h5py.is_hdf5(path)
+    except OSError as exc:
+        raise SplatFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not is_hdf5:
+        raise SplatFormatError(f"{path}: not a .splat file (not HDF5)")
+    try:
+        with h5py.File(path, "r") as f:
+            return _read(f, path)
+    except SplatFormatError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise SplatFormatError(f"{path}: damaged or truncated .splat file ({_first_line(exc)})") from None
+
+
+def _read(f: h5py.File, path: Path) -> Splat:
+    def fail(message: str) -> SplatFormatError:
+        return SplatFormatError(f"{path}: {message}")
+
+    if _text(f.attrs.get("format")) != FORMAT_NAME:
+        raise fail("not a .splat file (no 'format' attribute naming audiosplat.splat)")
+    version = _text(f.attrs.get("format_version"))
+    major = _major(version)
+    if major is None:
+        raise fail(f"unreadable format_version '{version}'")
+    if major > SUPPORTED_MAJOR:
+        raise fail(f".splat format {version} is newer than this audiosplat reads (1.x); upgrade audiosplat")
+    if major < SUPPORTED_MAJOR:
+        raise fail(f".splat format {version} is older than any this audiosplat reads (1.x)")
+
+    config = _read_config(_group(f, "config", fail), fail)
+    e, n, b = config.n_events, config.n_samples, config.n_time_bits
+    rooms = _read_rooms(_group(f, "rooms", fail), config, fail)
+    expected_params = {k: tuple(v.shape) for k, v in EventModel(config, rooms.n_rooms).state_dict().items()}
+    params_group = _group(f, "parameters", fail)
+    parameters = {
+        name: torch.from_numpy(_array(params_group, name.replace(".", "/"), shape, np.floating, fail))
+        for name, shape in expected_params.items()
+    }
+
+    ev = _group(f, "events", fail)
+    onset = _array(ev, "onset_samples", (e,), np.integer, fail).astype(np.int64)
+    if np.any(onset < 0) or np.any(onset >= n):
+        raise fail(f"/events/onset_samples has values outside [0, {n})")
+    shapes = _control_shapes(config, rooms.n_rooms)
+    values = {name: torch.from_numpy(_array(ev, name, shapes[name], np.floating, fail)) for name in CONTROL_FIELDS}
+    controls = EventControls(onset_bits=samples_to_bits(torch.from_numpy(onset), b), **values)
+    _check_controls(controls, fail)
+
+    fit_group = _group(f, "fit", fail)
+    history = _array(fit_group, "loss_history", None, np.floating, fail, finite=False).astype(np.float64)
+    if history.ndim != 1:
+        raise fail("/fit/loss_history must be one-dimensional")
+    return Splat(
+        config=config,
+        controls=controls,
+        latents=torch.from_numpy(_array(ev, "latent", (e, config.latent_dim), np.floating, fail)),
+        noise_seeds=torch.from_numpy(_array(ev, "noise_seed", (e,), np.integer, fail).astype(np.int64)),
+        parameters=parameters,
+        rooms=rooms,
+        fit={k: _plain(v) for k, v in fit_group.attrs.items()},
+        loss_history=history,
+        provenance={k: _plain(v) for k, v in _group(f, "provenance", fail).attrs.items()},
+        latents_match_controls=bool(f.attrs.get("latents_match_controls", True)),
+        format_version=version,
+    )
+
+
+def _read_config(g: h5py.Group, fail) -> ModelConfig:
+    limits = {"n_samples": MAX_SAMPLES, "n_events": MAX_EVENTS, "latent_dim": MAX_LATENT, "n_pitches": MAX_PITCHES}
+    values = {}
+    for key in CONFIG_KEYS:
+        value = g.attrs.get(key)
+        if value is None or not np.issubdtype(np.asarray(value).dtype, np.integer) or np.asarray(value).ndim:
+            raise fail(f"/config is missing the integer attribute '{key}'")
+        if int(value) > limits.get(key, MAX_SAMPLES):
+            raise fail(f"/config/{key} = {int(value)} is larger than this reader accepts")
+        values[key] = int(value)
+    try:
+        return ModelConfig(**values)
+    except ValueError as exc:
+        raise fail(f"invalid /config: {exc}") from None
+
+
+def _read_rooms(g: h5py.Group, config: ModelConfig, fail) -> RoomBank:
+    bank = _text(g.attrs.get("bank"))
+    sha = _text(g.attrs.get("sha256"))
+    names_ds = g.get("names")
+    if not isinstance(names_ds, h5py.Dataset) or names_ds.ndim != 1 or not 1 <= names_ds.shape[0] <= MAX_ROOMS:
+        raise fail("/rooms/names is missing or has a bad shape")
+    names = tuple(_text(x) for x in names_ds[()])
+    if "impulses" in g:
+        impulses = _array(g, "impulses", (len(names), config.n_samples), np.floating, fail)
+        rooms = user_bank(list(names), torch.from_numpy(impulses))
+    elif bank == PROCEDURAL_BANK:
+        rooms = procedural_bank(config.n_samples, config.sample_rate)
+        if rooms.room_names != names:
+            raise fail(f"/rooms/names do not match the '{bank}' bank")
+    else:
+        raise fail(f"room bank '{bank}' is not embedded and not one this audiosplat can regenerate")
+    if rooms.sha256 != sha:
+        raise fail(f"room bank '{bank}' does not match its stored SHA-256 (the file or the bank changed)")
+    return rooms
+
+
+def _control_shapes(config: ModelConfig, n_rooms: int) -> dict[str, tuple[int, ...]]:
+    e = config.n_events
+    wide = {"excitation_mix": 2, "resonance_cutoff_hz": 2, "reverb_mix": 2, "resonance": config.n_waves, "room_weights": n_rooms}
+    return {name: (e, wide[name]) if name in wide else (e,) for name in CONTROL_FIELDS}
+
+
+def _check_controls(c: EventControls, fail) -> None:
+    for name in ("gain", "envelope_width_s", "noise_width_hz", "resonance", "resonance_cutoff_hz", "room_weights", "reverb_mix", "excitation_mix"):
+        if bool((getattr(c, name) < 0).any()):
+            raise fail(f"/events/{name} has negative values")
+    for name in ("decay_per_frame", "crossfade_per_frame"):
+        value = getattr(c, name)
+        if bool(((value <= 0) | (value > 1)).any()):
+            raise fail(f"/events/{name} must lie in (0, 1]")
+
+
+def _group(parent: h5py.Group, name: str, fail) -> h5py.Group:
+    g = parent.get(name)
+    if not isinstance(g, h5py.Group):
+        raise fail(f"missing group /{name}")
+    return g
+
+
+def _array(group: h5py.Group, name: str, shape, kind, fail, finite: bool = True) -> np.ndarray:
+    where = f"{group.name.rstrip('/')}/{name}"
+    ds = group.get(name)
+    if not isinstance(ds, h5py.Dataset):
+        raise fail(f"missing dataset {where}")
+    if not np.issubdtype(ds.dtype, kind):
+        raise fail(f"dataset {where} has dtype {ds.dtype}, expected {'integers' if kind is np.integer else 'floats'}")
+    if shape is not None and tuple(ds.shape) != tuple(shape):
+        raise fail(f"dataset {where} has shape {tuple(ds.shape)}, expected {tuple(shape)}")
+    if shape is None and ds.size > 10**8:
+        raise fail(f"dataset {where} is too large")
+    data = ds[()]
+    if kind is np.floating:
+        data = np.asarray(data, dtype=np.float32 if ds.dtype.itemsize <= 4 else np.float64)
+        if finite and not np.all(np.isfinite(data)):
+            raise fail(f"dataset {where} contains NaN or infinite values")
+        if data.dtype != np.float32 and finite:
+            data = data.astype(np.float32)
+    return np.ascontiguousarray(data)
+
+
+def _text(value) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def _plain(value):
+    """An HDF5 attribute as a plain Python value (JSON strings decoded)."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        if value[:1] in "[{":
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def _major(version: str) -> int | None:
+    try:
+        return int(version.split(".")[0])
+    except (ValueError, IndexError):
+        return None
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,111 @@
+"""Fit-step speed and memory of the fast synth against the slow reference, and render speed.
+
+    .venv/bin/python -m benchmarks.speed                # defaults: N = 65536, E = 64
+    .venv/bin/python -m benchmarks.speed --repeats 5 --events 16 --samples 16384
+
+Each measurement runs in its own process (so peak RSS is its own), with torch on the
+number of threads given (2 by default, as on the CI machine). Prints one JSON line per
+figure and, last, one with the ratios measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import MOZART, ROOT, emit, log, peak_rss_mib, summary, time_repeats
+
+PATHS = ("reference", "fast")
+
+
+def _worker_fit_step(args) -> dict:
+    import torch
+
+    from audiosplat.audio import load_clip
+    from audiosplat.config import ModelConfig
+    from audiosplat.fit import FitConfig, Fitter
+    from audiosplat.reference import reference_clip
+    from audiosplat.rooms import procedural_bank
+    from audiosplat.synth import render_clip
+
+    torch.set_num_threads(args.threads)
+    config = ModelConfig(n_samples=args.samples, n_events=args.events)
+    target = torch.from_numpy(load_clip(MOZART, n_samples=config.n_samples, sample_rate=config.sample_rate).samples)
+    renderer = reference_clip if args.path == "reference" else render_clip
+    fitter = Fitter(target, config, FitConfig(), procedural_bank(config.n_samples, config.sample_rate), torch.device(args.device), renderer)
+    times = time_repeats(fitter.step, args.repeats, warmup=2)
+    return {"figure": "fit_step", "path": args.path, **summary(times), "peak_rss_mib": peak_rss_mib()}
+
+
+def _worker_render(args) -> dict:
+    import torch
+
+    from audiosplat.api import open_splat, render_splat
+
+    torch.set_num_threads(args.threads)
+    splat_path = Path(args.splat)
+
+    def render() -> None:
+        render_splat(open_splat(splat_path), device=args.device)
+
+    times = time_repeats(render, args.repeats, warmup=1)
+    duration_s = open_splat(splat_path).config.duration_s
+    result = summary(times)
+    return {"figure": "render", **result, "x_real_time": duration_s / result["median_s"], "peak_rss_mib": peak_rss_mib()}
+
+
+def _spawn(worker: str, args, **extra) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.speed", "--worker", worker, "--samples", str(args.samples), "--events", str(args.events),
+           "--repeats", str(args.repeats), "--threads", str(args.threads), "--device", args.device]
+    cmd += [item for key, value in extra.items() for item in (f"--{key}", str(value))]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=2**16)
+    parser.add_argument("--events", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--worker", choices=("fit-step", "render"), help=argparse.SUPPRESS)
+    parser.add_argument("--path", choices=PATHS, default="fast", help=argparse.SUPPRESS)
+    parser.add_argument("--splat", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker == "fit-step":
+        emit(_worker_fit_step(args))
+        return
+    if args.worker == "render":
+        emit(_worker_render(args))
+        return
+
+    sizes = {"samples": args.samples, "events": args.events, "threads": args.threads, "device": args.device}
+    steps = {}
+    for path in PATHS:
+        log(f"timing {args.repeats} fit steps on the {path} path ...")
+        steps[path] = _spawn("fit-step", args, path=path)
+        emit({**steps[path], **sizes})
+    with tempfile.TemporaryDirectory() as tmp:
+        splat = Path(tmp) / "bench.splat"
+        subprocess.run([sys.executable, "-m", "audiosplat", "fit", str(MOZART), "-o", str(splat), "--steps", "1", "-q",
+                        "--samples", str(args.samples), "--events", str(args.events), "--device", args.device], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        log("timing render ...")
+        render = _spawn("render", args, splat=splat)
+        emit({**render, **sizes})
+    emit({
+        "figure": "ratios", **sizes,
+        "fit_step_speedup": steps["reference"]["median_s"] / steps["fast"]["median_s"],
+        "peak_rss_ratio": steps["fast"]["peak_rss_mib"] / steps["reference"]["peak_rss_mib"],
+        "render_x_real_time": render["x_real_time"],
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Shared fixtures: real clips from tests/data and small fitted .splat files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from audiosplat.api import fit_audio_file
+from audiosplat.config import ModelConfig
+from audiosplat.fit import FitConfig
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
+GUITAR = DATA / "guitar_em9.wav"
+PIANO = ROOT / "examples" / "piano_mozart_k545.wav"
+GOLDEN = ROOT / "formats" / "golden-v1.splat"
+TINY = ModelConfig(n_samples=4096, n_events=4)
+
+
+@pytest.fixture(scope="session")
+def fitted_splat(tmp_path_factory) -> Path:
+    """A 4-event, 4096-sample fit of the guitar clip (3 steps), written by the library."""
+    path = tmp_path_factory.mktemp("fitted") / "guitar.splat"
+    fit_audio_file(GUITAR, path, config=TINY, fit_config=FitConfig(steps=3, seed=1), device="cpu", argv=["pytest"])
+    return path

@@ -1,0 +1,188 @@
+"""The CLI through typer's CliRunner (stdout and stderr apart) and as a real subprocess."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+import wave
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from audiosplat.cli import app
+from audiosplat.splatfile import read_splat
+from conftest import GOLDEN, GUITAR
+
+runner = CliRunner()
+SMALL_FIT = ["--samples", "4096", "--events", "4", "--steps", "2", "--device", "cpu"]
+
+
+def _run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _assert_one_line_error(result, *fragments, code=1):
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert str(fragment) in lines[0]
+
+
+def test_fit_writes_a_splat_and_reports_quality(tmp_path):
+    out = tmp_path / "guitar.splat"
+    result = _run("fit", GUITAR, "-o", out, *SMALL_FIT, "--seed", "5")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == str(out)
+    assert "final loss" in result.stderr and "relative spectral L1" in result.stderr
+    s = read_splat(out)
+    assert s.fit["seed"] == 5 and s.fit["steps"] == 2 and s.n_events == 4
+    assert all(isinstance(a, str) for a in s.provenance["argv"])
+
+
+def test_fit_quiet_prints_nothing_on_stderr(tmp_path):
+    result = _run("fit", GUITAR, "-o", tmp_path / "q.splat", *SMALL_FIT, "-q")
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_render_writes_the_clip_and_stems(fitted_splat, tmp_path):
+    out, stems = tmp_path / "out.wav", tmp_path / "stems"
+    result = _run("render", fitted_splat, "-o", out, "--stems", stems, "--subtype", "pcm16")
+    assert result.exit_code == 0, result.stderr
+    info = sf.info(str(out))
+    assert (info.samplerate, info.frames, info.channels, info.subtype) == (22050, 4096, 1, "PCM_16")
+    stem_files = sorted(stems.glob("event-*.wav"))
+    assert len(stem_files) == 4
+    mix = sf.read(str(out))[0]
+    total = sum(sf.read(str(p))[0] for p in stem_files)
+    assert np.abs(mix - total).max() < 4 * 2.0**-15  # 16-bit rounding of five files
+
+
+def test_render_is_byte_identical(fitted_splat, tmp_path):
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    assert _run("render", fitted_splat, "-o", a).exit_code == 0
+    assert _run("render", fitted_splat, "-o", b).exit_code == 0
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_inspect_table_and_json(fitted_splat):
+    table = _run("inspect", fitted_splat)
+    assert table.exit_code == 0 and "onset s" in table.stdout and "relative spectral L1" in table.stdout
+    result = _run("inspect", fitted_splat, GOLDEN, "--json")
+    assert result.exit_code == 0
+    objects = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [o["events"] for o in objects] == [4, 2]
+    first = objects[0]
+    assert first["steps"] == 3 and first["stored_numbers"] > 0 and first["bytes"] > 0
+    assert len(first["event_table"]) == 4 and {"onset_s", "gain_db", "pitch_hz", "decay_s", "room"} <= set(first["event_table"][0])
+
+
+def test_inspect_check(fitted_splat, tmp_path):
+    assert _run("inspect", "--check", fitted_splat).exit_code == 0
+    bad = tmp_path / "bad.splat"
+    bad.write_text("not hdf5")
+    result = _run("inspect", "--check", fitted_splat, bad)
+    assert result.exit_code == 1 and str(bad) in result.stderr
+
+
+def _wav_with_no_frames(path):
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(22050)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make_input, fragment",
+    [
+        (lambda d: d / "missing.wav", "not found"),
+        (lambda d: d, "directory"),
+        (lambda d: (d / "text.wav").write_text("hello") and d / "text.wav", "not a readable audio file"),
+        (lambda d: _wav_with_no_frames(d / "empty.wav"), "no audio"),
+        (lambda d: (d / "zero.wav").write_bytes(b"") or d / "zero.wav", "not a readable audio file"),
+    ],
+)
+def test_fit_bad_audio_is_one_line(tmp_path, make_input, fragment):
+    source = make_input(tmp_path)
+    out = tmp_path / "out.splat"
+    result = _run("fit", source, "-o", out, *SMALL_FIT)
+    _assert_one_line_error(result, source, fragment)
+    assert not out.exists()
+
+
+def test_fit_silent_clip_is_refused(tmp_path):
+    source = tmp_path / "silence.wav"
+    sf.write(str(source), np.zeros(5000), 22050)
+    _assert_one_line_error(_run("fit", source, "-o", tmp_path / "s.splat", *SMALL_FIT), source, "silent")
+
+
+def test_fit_output_folder_missing(tmp_path):
+    out = tmp_path / "nowhere" / "out.splat"
+    _assert_one_line_error(_run("fit", GUITAR, "-o", out, *SMALL_FIT), "does not exist")
+
+
+def test_fit_output_equal_to_input_is_refused(tmp_path):
+    source = tmp_path / "in.wav"
+    shutil.copy(GUITAR, source)
+    before = source.read_bytes()
+    _assert_one_line_error(_run("fit", source, "-o", source, *SMALL_FIT), "same file")
+    assert source.read_bytes() == before
+
+
+def test_render_bad_splats_are_one_line(tmp_path):
+    text = tmp_path / "text.splat"
+    text.write_text("hello")
+    _assert_one_line_error(_run("render", text, "-o", tmp_path / "o.wav"), text, "not a .splat")
+    truncated = tmp_path / "trunc.splat"
+    truncated.write_bytes(GOLDEN.read_bytes()[:5000])
+    _assert_one_line_error(_run("render", truncated, "-o", tmp_path / "o.wav"), truncated)
+    _assert_one_line_error(_run("render", tmp_path / "none.splat", "-o", tmp_path / "o.wav"), "not found")
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_render_output_over_its_input_is_refused(tmp_path):
+    source = tmp_path / "g.splat"
+    shutil.copy(GOLDEN, source)
+    _assert_one_line_error(_run("render", source, "-o", source), "same file")
+    assert source.read_bytes() == GOLDEN.read_bytes()
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert _run("fit", GUITAR).exit_code == 2  # no -o
+    assert _run("fit", GUITAR, "-o", tmp_path / "x.splat", "--loss", "l2").exit_code == 2
+    assert _run("render").exit_code == 2
+
+
+def test_bad_option_values_are_one_line(tmp_path):
+    result = _run("fit", GUITAR, "-o", tmp_path / "x.splat", "--events", "3", "--steps", "1")
+    _assert_one_line_error(result, "events")
+
+
+def _subprocess(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "audiosplat", *map(str, args)], capture_output=True, timeout=300, **kwargs)
+
+
+def test_subprocess_fit_render_inspect(tmp_path):
+    out = tmp_path / "sub.splat"
+    fitted = _subprocess("fit", GUITAR, "-o", out, *SMALL_FIT)
+    assert fitted.returncode == 0, fitted.stderr.decode()
+    assert fitted.stdout.decode().strip() == str(out)
+    rendered = _subprocess("render", out, "-o", "-", "-q")
+    assert rendered.returncode == 0 and rendered.stderr == b""
+    audio, rate = sf.read(io.BytesIO(rendered.stdout))
+    assert rate == 22050 and audio.shape == (4096,)
+    inspected = _subprocess("inspect", out, "--json")
+    assert json.loads(inspected.stdout)["events"] == 4
+
+
+def test_subprocess_error_has_no_traceback(tmp_path):
+    result = _subprocess("render", tmp_path / "missing.splat", "-o", tmp_path / "x.wav")
+    assert result.returncode == 1
+    assert result.stderr.decode().count("\n") == 1 and b"Traceback" not in result.stderr
