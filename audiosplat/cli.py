@@ -22,6 +22,7 @@ from audiosplat.audio import write_wav, write_wav_stream
 from audiosplat.config import ModelConfig
 from audiosplat.errors import AudiosplatError
 from audiosplat.fit import FitConfig
+from audiosplat.runtime import configure_for_fitting
 from audiosplat.summary import summarise
 
 app = typer.Typer(
@@ -89,6 +90,7 @@ def _main(
     if version:
         typer.echo(__version__)
         raise typer.Exit(0)
+    configure_for_fitting()
 
 
 @app.command()

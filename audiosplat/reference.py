@@ -1,14 +1,18 @@
 """The slow, obviously-correct synth: method.md §4-§6 transcribed step by step, per event,
-with the original's onset impulse built by successive convolutions. Tests hold the fast
-synth (`audiosplat.synth`) to this; benchmarks time it as the baseline."""
+as the original computes it: four 2N-point FFT convolutions per event (two resonances,
+the onset delay, the reverb) and three FFT filters. Tests hold the fast synth
+(`audiosplat.synth`) to this; benchmarks time it as the baseline.
+
+The onset impulse is the closed-form product of the bit rows (`onset.onset_impulse`); tests
+check it against the original's construction by 15 successive convolutions."""
 
 from __future__ import annotations
 
 import torch
 
 from audiosplat.controls import EventControls
-from audiosplat.dsp import exp_decay, fft_convolve, fft_filter
-from audiosplat.onset import delay_by_convolution
+from audiosplat.dsp import exp_decay, fft_convolve, fft_filter, gauss_window
+from audiosplat.onset import onset_impulse
 from audiosplat.synth import SynthAssets, envelope, unit_band
 
 
@@ -19,16 +23,16 @@ def reference_stems(controls: EventControls, assets: SynthAssets) -> torch.Tenso
     # 2. resonance from the wavetable
     resonance = controls.resonance @ assets.waves
     # 3. band-passed noise
-    excitation = fft_filter(assets.noise, unit_band(controls.noise_centre_hz, controls.noise_width_hz, sr, n))
+    excitation = fft_filter(assets.noise, unit_band(controls.noise_centre_hz, controls.noise_width_hz, sr, n, gauss_window))
     # 4. two low-passed resonances
     zero = torch.zeros_like(controls.gain)
-    res_1 = fft_filter(resonance, unit_band(zero, controls.resonance_cutoff_hz[:, 0], sr, n))
-    res_2 = fft_filter(resonance, unit_band(zero, controls.resonance_cutoff_hz[:, 1], sr, n))
+    res_1 = fft_filter(resonance, unit_band(zero, controls.resonance_cutoff_hz[:, 0], sr, n, gauss_window))
+    res_2 = fft_filter(resonance, unit_band(zero, controls.resonance_cutoff_hz[:, 1], sr, n, gauss_window))
     # 5. decay curves
     amplitude = exp_decay(controls.decay_per_frame, cfg.n_frames, n)
     crossfade = exp_decay(controls.crossfade_per_frame, cfg.n_frames, n)
     # 6. position the excitation
-    positioned = excitation * envelope(controls.envelope_centre_s, controls.envelope_width_s, sr, n)
+    positioned = excitation * envelope(controls.envelope_centre_s, controls.envelope_width_s, sr, n, gauss_window)
     # 7. excite
     y_1 = fft_convolve(positioned, res_1 * amplitude)
     y_2 = fft_convolve(positioned, res_2 * amplitude)
@@ -38,7 +42,7 @@ def reference_stems(controls: EventControls, assets: SynthAssets) -> torch.Tenso
     mix = controls.excitation_mix
     signal = (mix[:, :1] * positioned + mix[:, 1:] * resonant) * controls.gain[:, None]
     # 10. schedule, then reverb with each event's own impulse response
-    placed = delay_by_convolution(signal, controls.onset_bits)
+    placed = fft_convolve(signal, onset_impulse(controls.onset_bits))
     response = controls.room_weights @ assets.rooms
     reverberant = fft_convolve(placed, response)
     return controls.reverb_mix[:, :1] * placed + controls.reverb_mix[:, 1:] * reverberant

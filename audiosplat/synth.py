@@ -2,6 +2,8 @@
 
 Same maths as `audiosplat.reference`, rearranged where it is linear:
 - each event's noise is fixed by its seed, so its spectrum is computed once;
+- filters and convolutions have hand-written backward passes with real FFTs only
+  (`spectral_ops`), and the two resonances share one transform of the excitation;
 - the onset is an index shift with a closed-form gradient (`onset.delay_by_bits`);
 - reverb is linear and the clip is a sum, so events are mixed per room first and
   convolved once per room (R convolutions instead of E).
@@ -16,9 +18,10 @@ import torch
 
 from audiosplat.config import ModelConfig
 from audiosplat.controls import EventControls
-from audiosplat.dsp import EPS_WIDTH, exp_decay, gauss_window
+from audiosplat.dsp import EPS_WIDTH, exp_decay
 from audiosplat.onset import delay_by_bits
 from audiosplat.rooms import RoomBank
+from audiosplat.spectral_ops import causal_convolution, gauss_window_fused, zero_phase_filter
 from audiosplat.wavetable import make_wavetable
 
 
@@ -69,16 +72,20 @@ class SynthAssets:
         )
 
 
-def unit_band(centre_hz: torch.Tensor, width_hz: torch.Tensor, sample_rate: int, n_samples: int) -> torch.Tensor:
-    """Gaussian gains over the N/2+1 bins of an N-point real FFT, from Hz. (E,) -> (E, N/2+1)."""
+def unit_band(
+    centre_hz: torch.Tensor, width_hz: torch.Tensor, sample_rate: int, n_samples: int, window=gauss_window_fused
+) -> torch.Tensor:
+    """Gaussian gains over the N/2+1 bins of an N-point real FFT, from Hz. (...,) -> (..., N/2+1)."""
     nyquist_hz = sample_rate / 2.0
-    return gauss_window(centre_hz / nyquist_hz, (width_hz / nyquist_hz).clamp_min(EPS_WIDTH), n_samples // 2 + 1)
+    return window(centre_hz / nyquist_hz, (width_hz / nyquist_hz).clamp_min(EPS_WIDTH), n_samples // 2 + 1)
 
 
-def envelope(centre_s: torch.Tensor, width_s: torch.Tensor, sample_rate: int, n_samples: int) -> torch.Tensor:
+def envelope(
+    centre_s: torch.Tensor, width_s: torch.Tensor, sample_rate: int, n_samples: int, window=gauss_window_fused
+) -> torch.Tensor:
     """Gaussian envelope over the clip, peak 1. (E,) seconds -> (E, N)."""
     units_per_s = sample_rate / (n_samples - 1)
-    return gauss_window(centre_s * units_per_s, (width_s * units_per_s).clamp_min(EPS_WIDTH), n_samples)
+    return window(centre_s * units_per_s, (width_s * units_per_s).clamp_min(EPS_WIDTH), n_samples)
 
 
 def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
@@ -86,19 +93,16 @@ def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     cfg = assets.config
     n, sr = cfg.n_samples, cfg.sample_rate
     noise_gain = unit_band(controls.noise_centre_hz, controls.noise_width_hz, sr, n)
-    excitation = torch.fft.irfft(assets.noise_spectrum * noise_gain, n=n)
+    excitation = zero_phase_filter(assets.noise, noise_gain[:, None, :], assets.noise_spectrum)[:, 0]
     positioned = excitation * envelope(controls.envelope_centre_s, controls.envelope_width_s, sr, n)
 
-    resonance_spectrum = torch.fft.rfft(controls.resonance @ assets.waves)
     zero = torch.zeros_like(controls.resonance_cutoff_hz)
     lowpass_gain = unit_band(zero, controls.resonance_cutoff_hz, sr, n)  # (E, 2, N/2+1)
-    lowpassed = torch.fft.irfft(resonance_spectrum[:, None, :] * lowpass_gain, n=n)  # (E, 2, N)
+    lowpassed = zero_phase_filter(controls.resonance @ assets.waves, lowpass_gain)  # (E, 2, N)
     amplitude = exp_decay(controls.decay_per_frame, cfg.n_frames, n)
     crossfade = exp_decay(controls.crossfade_per_frame, cfg.n_frames, n)
-
-    # Both resonances share the excitation's spectrum: one rfft of it, one batched conv.
-    kernels = torch.fft.rfft(lowpassed * amplitude[:, None, :], n=2 * n)
-    excited = torch.fft.irfft(torch.fft.rfft(positioned, n=2 * n)[:, None, :] * kernels, n=2 * n)[..., :n]
+    # Both resonances share the excitation's spectrum: one batched convolution.
+    excited = causal_convolution(positioned, lowpassed * amplitude[:, None, :])
     resonant = excited[:, 0] * crossfade + excited[:, 1] * (1.0 - crossfade)
 
     mix = controls.excitation_mix

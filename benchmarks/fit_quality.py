@@ -18,6 +18,7 @@ from audiosplat.config import ModelConfig
 from audiosplat.fit import FitConfig, fit, resolve_device
 from audiosplat.loss import relative_spectral_l1
 from audiosplat.rooms import procedural_bank
+from audiosplat.runtime import configure_for_fitting
 from benchmarks.common import MOZART, emit, log
 
 
@@ -29,6 +30,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--loss", default="multiband")
     args = parser.parse_args()
+    configure_for_fitting()
 
     config = ModelConfig()
     target = torch.from_numpy(load_clip(args.clip, n_samples=config.n_samples, sample_rate=config.sample_rate).samples)

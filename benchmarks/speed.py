@@ -78,6 +78,10 @@ def main() -> None:
     parser.add_argument("--splat", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.worker:
+        from audiosplat.runtime import configure_for_fitting
+
+        configure_for_fitting()
     if args.worker == "fit-step":
         emit(_worker_fit_step(args))
         return
