@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from audiosplat import __version__
-from audiosplat.api import check_output_path, fit_audio_file, open_splat, render_splat
+from audiosplat.api import check_output_path, fit_audio_files, open_splat, render_splat
 from audiosplat.audio import write_wav, write_wav_stream
 from audiosplat.config import ModelConfig
 from audiosplat.errors import AudiosplatError
@@ -95,50 +95,74 @@ def _main(
 
 @app.command()
 def fit(
-    source: Annotated[Path, typer.Argument(help="Audio file to fit (wav, flac, ogg, mp3, ...).", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The .splat file to write.", show_default=False)],
+    sources: Annotated[list[Path], typer.Argument(help="Audio files to fit (wav, flac, ogg, mp3, ...).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .splat file to write; a folder when there are several inputs.", show_default=False)],
     steps: Annotated[int, typer.Option(min=0, help="Adam steps.")] = 3000,
     events: Annotated[int, typer.Option(help="Number of events, a power of two >= 2.")] = 64,
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the initial parameters and the noise; stored in the file.")] = 0,
     offset: Annotated[float, typer.Option(help="Start of the clip in the source, seconds.")] = 0.0,
     samples: Annotated[int, typer.Option(help="Clip length in samples at 22050 Hz, a power of two.")] = 2**16,
+    event_samples: Annotated[Optional[int], typer.Option(help="Opt-in approximation: synthesise each event over this many samples (a power of two < --samples) instead of the whole clip; faster by about samples/event-samples, cuts event tails.")] = None,
     loss: Annotated[LossName, typer.Option(help="multiband (deterministic) or noise (the original's stochastic loss).")] = LossName.multiband,
     rooms: Annotated[Optional[Path], typer.Option(help="Folder of impulse-response audio files to use as rooms (default: the built-in procedural rooms).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Clips fitted together in one batch (default: 1 on the CPU, as many as fit in memory on a GPU).")] = None,
     device: DeviceOpt = Device.auto,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Fit a clip as sound events and write them to a .splat file.
+    """Fit clips as sound events and write them to .splat files.
 
-    Example: audiosplat fit examples/piano_mozart_k545.wav -o mozart.splat --steps 300
+    Examples: audiosplat fit examples/piano_mozart_k545.wav -o mozart.splat --steps 300;
+    audiosplat fit a.wav b.flac c.ogg -o fitted/ --device cuda
     """
     err = _stderr()
     with _user_errors(verbose):
-        config = ModelConfig(n_samples=samples, n_events=events)
+        config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples)
         fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss.value)
+        outputs = _fit_outputs(sources, output)
         if verbose:
-            err.print(f"fitting {source}: {events} events, {samples} samples, {steps} steps, loss {loss.value}, seed {seed}")
-        with _step_progress(err, steps, enabled=not quiet) as on_step:
-            outcome = fit_audio_file(
-                source, output, config=config, fit_config=fit_config, offset_s=offset,
-                rooms_dir=rooms, device=device.value, argv=sys.argv, on_step=on_step,
+            err.print(f"fitting {len(sources)} clip(s): {events} events, {samples} samples, {steps} steps, loss {loss.value}, seed {seed}")
+        with _step_progress(err, steps, enabled=not quiet) as (on_batch, on_step):
+            outcomes = fit_audio_files(
+                sources, outputs, config=config, fit_config=fit_config, offset_s=offset, rooms_dir=rooms,
+                device=device.value, batch_size=batch_size, argv=sys.argv, on_step=on_step, on_batch=on_batch,
             )
-        r = outcome.result
-        if not quiet:
-            skipped = f", {r.skipped_steps} skipped" if r.skipped_steps else ""
-            err.print(
-                f"{output}: final loss {r.final_loss:.6g}, relative spectral L1 {r.relative_l1:.4f} "
-                f"({steps} steps{skipped}, {r.seconds:.1f} s)"
-            )
-    typer.echo(str(output))
+        for path, outcome in zip(outputs, outcomes):
+            r = outcome.result
+            if not quiet:
+                skipped = f", {r.skipped_steps} skipped" if r.skipped_steps else ""
+                err.print(
+                    f"{path}: final loss {r.final_loss:.6g}, relative spectral L1 {r.relative_l1:.4f} "
+                    f"({steps} steps{skipped}, {r.seconds:.1f} s)"
+                )
+            typer.echo(str(path))
+
+
+def _fit_outputs(sources: list[Path], output: Path) -> list[Path]:
+    """One input: `output` is the file (or a folder to put <stem>.splat in). Several inputs:
+    `output` is a folder (made if missing) and each gets <stem>.splat in it."""
+    if len(sources) == 1 and not output.is_dir():
+        return [output]
+    if output.exists() and not output.is_dir():
+        raise AudiosplatError(f"{output}: with several inputs, -o must be a folder")
+    names = [Path(s).stem + ".splat" for s in sources]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise AudiosplatError(f"{output}: several inputs would write {duplicates[0]}; fit them into different folders")
+    if not output.exists():
+        if not output.parent.is_dir():
+            raise AudiosplatError(f"{output}: the output folder {output.parent} does not exist")
+        output.mkdir()
+    return [output / n for n in names]
 
 
 @contextlib.contextmanager
-def _step_progress(console: Console, total: int, enabled: bool):
-    """A progress bar with step, loss and steps/s; silent when disabled or off a terminal."""
+def _step_progress(console: Console, steps: int, enabled: bool):
+    """A progress bar with step, loss and steps/s per batch; silent when disabled or off a
+    terminal. Yields the (on_batch, on_step) callbacks of `fit_audio_files`."""
     progress = Progress(
-        TextColumn("fit"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("loss {task.fields[loss]:.5g}"),
@@ -148,14 +172,20 @@ def _step_progress(console: Console, total: int, enabled: bool):
         disable=not (enabled and console.is_terminal),
         transient=False,
     )
-    task = progress.add_task("fit", total=total, loss=float("nan"), rate=0.0)
+    task = None
 
-    def on_step(step: int, loss: float) -> None:
-        elapsed = progress.tasks[0].elapsed or 0.0
-        progress.update(task, completed=step + 1, loss=loss, rate=(step + 1) / elapsed if elapsed else 0.0)
+    def on_batch(first: int, count: int) -> None:
+        nonlocal task
+        name = "fit" if count == 1 and first == 0 else f"fit clips {first + 1}-{first + count}"
+        task = progress.add_task(name, total=steps, loss=float("nan"), rate=0.0)
+
+    def on_step(step: int, losses: list[float]) -> None:
+        elapsed = progress.tasks[task].elapsed or 0.0
+        mean_loss = sum(losses) / len(losses)
+        progress.update(task, completed=step + 1, loss=mean_loss, rate=(step + 1) / elapsed if elapsed else 0.0)
 
     with progress:
-        yield on_step
+        yield on_batch, on_step
 
 
 @app.command()

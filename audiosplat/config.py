@@ -17,6 +17,11 @@ class ModelConfig:
         latent_dim: size D of each event's latent vector.
         frame_size: samples per control frame; F = n_samples / frame_size frames.
         n_pitches: pitches per wave shape in the wavetable (4 shapes).
+        event_samples: samples each event is synthesised over before it is placed on the
+            clip; None (the default, exact) means n_samples. A shorter buffer is an opt-in
+            approximation: an event's tail beyond it is cut, and its filters are circular
+            over the buffer instead of the clip. Every FFT and the wavetable product shrink
+            by n_samples / event_samples.
     """
 
     sample_rate: int = 22050
@@ -25,6 +30,7 @@ class ModelConfig:
     latent_dim: int = 16
     frame_size: int = 256
     n_pitches: int = 128
+    event_samples: int | None = None
 
     def __post_init__(self) -> None:
         if self.n_samples < 2 * self.frame_size or not _is_power_of_two(self.n_samples):
@@ -33,8 +39,19 @@ class ModelConfig:
             raise ValueError(f"events must be a power of two >= 2, got {self.n_events}")
         if self.n_samples % self.frame_size:
             raise ValueError("n_samples must be a multiple of frame_size")
+        if self.event_samples is not None and not (
+            _is_power_of_two(self.event_samples) and 2 * self.frame_size <= self.event_samples <= self.n_samples
+        ):
+            raise ValueError(
+                f"event samples must be a power of two between {2 * self.frame_size} and {self.n_samples}, got {self.event_samples}"
+            )
         if self.latent_dim < 1 or self.n_pitches < 1 or self.sample_rate < 1:
             raise ValueError("latent_dim, n_pitches and sample_rate must be positive")
+
+    @property
+    def event_length(self) -> int:
+        """L, samples of each event's own buffer (n_samples unless event_samples is set)."""
+        return self.n_samples if self.event_samples is None else self.event_samples
 
     @property
     def n_frames(self) -> int:

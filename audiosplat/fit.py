@@ -6,6 +6,7 @@ the fitted parameters, the loss history and the quality figures come out.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from audiosplat.controls import EventControls
 from audiosplat.loss import make_loss, relative_spectral_l1
 from audiosplat.model import EventModel
 from audiosplat.rooms import RoomBank
-from audiosplat.synth import SynthAssets, noise_seeds_for, render_clip
+from audiosplat.synth import SynthAssets, noise_seeds_for, render_clips
 
 LOSSES = ("multiband", "noise")
 
@@ -87,15 +88,86 @@ def new_model(config: ModelConfig, rooms: RoomBank, seed: int) -> tuple[EventMod
 StepCallback = Callable[[int, float], None]
 
 
-def guarded_step(
-    loss: torch.Tensor, params: list[torch.nn.Parameter], optimiser: torch.optim.Optimizer, max_grad_norm: float
-) -> bool:
-    """Backward and update, unless the loss or the gradients are not finite (then nothing
-    changes). The gradient's total norm is clipped at `max_grad_norm`. Returns whether the
-    update was made."""
-    if not torch.isfinite(loss.detach()):
-        return False
-    loss.backward()
+Renderer = Callable[[EventControls, SynthAssets], torch.Tensor]
+
+
+def concat_controls(parts: list[EventControls]) -> EventControls:
+    """The events of several clips as one set of C*E events, clip after clip."""
+    if len(parts) == 1:
+        return parts[0]
+    fields = [f.name for f in dataclasses.fields(EventControls)]
+    return EventControls(**{name: torch.cat([getattr(p, name) for p in parts]) for name in fields})
+
+
+class Fitter:
+    """C clips fitted together on one device: C models and C Adam optimisers (so every
+    clip's fit is exactly what it would be alone), one batched synth over their C*E events,
+    and one batched loss. C = 1 is the ordinary fit.
+
+    `renderer` turns the controls of C*E events into (C, N) clips; the default is the fast
+    synth, `audiosplat.reference.reference_clips` the slow reference (for benchmarks, tests).
+    """
+
+    def __init__(
+        self,
+        targets: torch.Tensor,
+        config: ModelConfig,
+        fit_config: FitConfig,
+        rooms: RoomBank,
+        device: torch.device,
+        renderer: Renderer = render_clips,
+    ):
+        if targets.dim() == 1:
+            targets = targets[None]
+        if targets.dim() != 2 or targets.shape[1] != config.n_samples:
+            raise ValueError(f"targets must have shape (C, {config.n_samples}), got {tuple(targets.shape)}")
+        self.config, self.fit_config, self.rooms, self.renderer = config, fit_config, rooms, renderer
+        self.n_clips = targets.shape[0]
+        self.models, seeds = [], []
+        for _ in range(self.n_clips):
+            model, noise_seeds = new_model(config, rooms, fit_config.seed)
+            self.models.append(model.to(device))
+            seeds.append(noise_seeds)
+        self.noise_seeds = seeds[0]
+        self.assets = SynthAssets.build(config, torch.cat(seeds), rooms, device)
+        self.targets = targets.to(device=device, dtype=torch.float32)
+        self.loss_fn = make_loss(fit_config.loss, self.targets, torch.Generator(device="cpu").manual_seed(fit_config.seed))
+        betas = (fit_config.beta1, fit_config.beta2)
+        self.optimisers = [torch.optim.Adam(m.parameters(), lr=fit_config.lr, betas=betas) for m in self.models]
+
+    def _decode(self) -> tuple[EventControls, list[torch.Tensor]]:
+        decoded = [model() for model in self.models]
+        return concat_controls([c for c, _ in decoded]), [z for _, z in decoded]
+
+    def step(self) -> tuple[list[float], list[bool]]:
+        """One Adam step per clip, each guarded on its own. Returns per clip the loss before
+        the update and whether the update was applied."""
+        for optimiser in self.optimisers:
+            optimiser.zero_grad(set_to_none=True)
+        controls, _ = self._decode()
+        losses = self.loss_fn(self.renderer(controls, self.assets))
+        values = losses.detach().cpu().tolist()
+        finite = torch.isfinite(losses.detach())
+        if bool(finite.any()):
+            losses[finite].sum().backward()
+        applied = [
+            bool(ok) and clip_and_step(list(m.parameters()), opt, self.fit_config.grad_clip)
+            for ok, m, opt in zip(finite.tolist(), self.models, self.optimisers)
+        ]
+        return values, applied
+
+    def evaluate(self) -> tuple[EventControls, list[torch.Tensor], torch.Tensor, list[float]]:
+        """(controls of all C*E events, latents per clip, renders (C, N), losses per clip) of
+        the current parameters, without gradients."""
+        with torch.no_grad():
+            controls, latents = self._decode()
+            renders = self.renderer(controls, self.assets)
+            return controls, latents, renders, self.loss_fn(renders).cpu().tolist()
+
+
+def clip_and_step(params: list[torch.nn.Parameter], optimiser: torch.optim.Optimizer, max_grad_norm: float) -> bool:
+    """Clip the gradients' total norm at `max_grad_norm` and step, unless the gradients are
+    not finite (then nothing changes). Returns whether the update was made."""
     grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
     if not torch.isfinite(grad_norm):
         return False
@@ -103,50 +175,55 @@ def guarded_step(
     return True
 
 
-Renderer = Callable[[EventControls, SynthAssets], torch.Tensor]
+BatchStepCallback = Callable[[int, list[float]], None]
 
 
-class Fitter:
-    """One fit in progress: the model, its synth assets, the loss and Adam, on one device.
+def fit_batch(
+    targets: torch.Tensor,
+    config: ModelConfig,
+    fit_config: FitConfig,
+    rooms: RoomBank,
+    device: torch.device,
+    on_step: BatchStepCallback | None = None,
+) -> list[FitResult]:
+    """Fit E events to each of C peak-normalised clips `targets` (C, N) together, for
+    `fit_config.steps` steps; one result per clip, each as `fit` alone would give it.
 
-    `renderer` turns controls into the clip; the default is the fast synth, and
-    `audiosplat.reference.reference_clip` gives the slow reference (for benchmarks and tests).
+    A clip's step whose loss or gradients are not finite is skipped (no update) and counted
+    (method.md §9.6). `on_step(step, losses)` is called after every step.
     """
-
-    def __init__(
-        self,
-        target: torch.Tensor,
-        config: ModelConfig,
-        fit_config: FitConfig,
-        rooms: RoomBank,
-        device: torch.device,
-        renderer: Renderer = render_clip,
-    ):
-        if target.shape != (config.n_samples,):
-            raise ValueError(f"target must have shape ({config.n_samples},), got {tuple(target.shape)}")
-        self.config, self.fit_config, self.rooms, self.renderer = config, fit_config, rooms, renderer
-        model, self.noise_seeds = new_model(config, rooms, fit_config.seed)
-        self.model = model.to(device)
-        self.assets = SynthAssets.build(config, self.noise_seeds, rooms, device)
-        self.target = target.to(device=device, dtype=torch.float32)
-        self.loss_fn = make_loss(fit_config.loss, self.target, torch.Generator(device="cpu").manual_seed(fit_config.seed))
-        self.params = list(self.model.parameters())
-        self.optimiser = torch.optim.Adam(self.params, lr=fit_config.lr, betas=(fit_config.beta1, fit_config.beta2))
-
-    def step(self) -> tuple[float, bool]:
-        """One guarded Adam step. Returns (loss before the update, whether it was applied)."""
-        self.optimiser.zero_grad(set_to_none=True)
-        controls, _ = self.model()
-        loss = self.loss_fn(self.renderer(controls, self.assets))
-        applied = guarded_step(loss, self.params, self.optimiser, self.fit_config.grad_clip)
-        return float(loss.detach()), applied
-
-    def evaluate(self) -> tuple[EventControls, torch.Tensor, torch.Tensor, float]:
-        """(controls, latents, render, loss) of the current parameters, without gradients."""
-        with torch.no_grad():
-            controls, latents = self.model()
-            render = self.renderer(controls, self.assets)
-            return controls, latents, render, float(self.loss_fn(render))
+    start = time.perf_counter()
+    fitter = Fitter(targets, config, fit_config, rooms, device)
+    history = np.full((fitter.n_clips, fit_config.steps), np.nan, dtype=np.float64)
+    skipped = np.zeros(fitter.n_clips, dtype=np.int64)
+    for step in range(fit_config.steps):
+        losses, applied = fitter.step()
+        for c, (loss, ok) in enumerate(zip(losses, applied)):
+            if ok:
+                history[c, step] = loss
+            else:
+                skipped[c] += 1
+        if on_step is not None:
+            on_step(step, losses)
+    controls, latents, renders, final_losses = fitter.evaluate()
+    seconds = time.perf_counter() - start
+    e = config.n_events
+    return [
+        FitResult(
+            model=fitter.models[c],
+            noise_seeds=fitter.noise_seeds,
+            rooms=rooms,
+            loss_history=history[c],
+            skipped_steps=int(skipped[c]),
+            final_loss=final_losses[c],
+            relative_l1=relative_spectral_l1(fitter.targets[c], renders[c]),
+            seconds=seconds,
+            render=renders[c],
+            controls=controls.select(slice(c * e, (c + 1) * e)),
+            latents=latents[c],
+        )
+        for c in range(fitter.n_clips)
+    ]
 
 
 def fit(
@@ -157,34 +234,6 @@ def fit(
     device: torch.device,
     on_step: StepCallback | None = None,
 ) -> FitResult:
-    """Fit E events to `target` (N,), a peak-normalised clip, for `fit_config.steps` steps.
-
-    A step whose loss or gradients are not finite is skipped (no update) and counted
-    (method.md §9.6). `on_step(step, loss)` is called after every step, for progress display.
-    """
-    start = time.perf_counter()
-    fitter = Fitter(target, config, fit_config, rooms, device)
-    history = np.full(fit_config.steps, np.nan, dtype=np.float64)
-    skipped = 0
-    for step in range(fit_config.steps):
-        loss, applied = fitter.step()
-        if applied:
-            history[step] = loss
-        else:
-            skipped += 1
-        if on_step is not None:
-            on_step(step, loss)
-    controls, latents, render, final_loss = fitter.evaluate()
-    return FitResult(
-        model=fitter.model,
-        noise_seeds=fitter.noise_seeds,
-        rooms=rooms,
-        loss_history=history,
-        skipped_steps=skipped,
-        final_loss=final_loss,
-        relative_l1=relative_spectral_l1(fitter.target, render),
-        seconds=time.perf_counter() - start,
-        render=render,
-        controls=controls,
-        latents=latents,
-    )
+    """Fit E events to one peak-normalised clip `target` (N,); see `fit_batch`."""
+    callback = None if on_step is None else (lambda step, losses: on_step(step, losses[0]))
+    return fit_batch(target[None], config, fit_config, rooms, device, callback)[0]

@@ -60,8 +60,17 @@ def multiband_features(signal: torch.Tensor) -> list[torch.Tensor]:
     return features
 
 
+def _per_clip_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum over a feature's (frames, bins): (..., frames, bins) -> (...,)."""
+    return x.sum(dim=(-2, -1))
+
+
 class MultibandLoss:
-    """sum |Phi(target) - Phi(render)|, with Phi(target) computed once."""
+    """sum |Phi(target) - Phi(render)|, with Phi(target) computed once.
+
+    Targets and renders are (N,) or (C, N) for C clips fitted together; the loss is then a
+    scalar or one value per clip (C,).
+    """
 
     name = "multiband"
 
@@ -69,14 +78,15 @@ class MultibandLoss:
         self.target_features = [f.detach() for f in multiband_features(target)]
 
     def __call__(self, render: torch.Tensor) -> torch.Tensor:
-        return sum((t - r).abs().sum() for t, r in zip(self.target_features, multiband_features(render)))
+        return sum(_per_clip_sum((t - r).abs()) for t, r in zip(self.target_features, multiband_features(render)))
 
 
 class NoiseLoss:
     """The original's stochastic variant: per octave band, |STFT(128, 32)| without the Nyquist
     bin; the residual T - R is compared with noise of the residual's own mean and standard
     deviation (drawn without gradient from an explicit generator), plus a penalty when the
-    render has more energy than the target: relu(||R|| - ||T||) + sum |res - n|."""
+    render has more energy than the target: relu(||R|| - ||T||) + sum |res - n|.
+    Per clip for (C, N) inputs, like `MultibandLoss`."""
 
     name = "noise"
 
@@ -89,16 +99,21 @@ class NoiseLoss:
         return framed_stft_magnitude(band, *NOISE_BAND_STFT)[..., :-1]
 
     def __call__(self, render: torch.Tensor) -> torch.Tensor:
-        total = render.new_zeros(())
+        total = render.new_zeros(render.shape[:-1])
         for target, band in zip(self.target_bands, octave_bands(render)):
             rendered = self._features(band)
             residual = target - rendered
             with torch.no_grad():
-                unit = torch.randn(residual.shape, generator=self.generator, dtype=residual.dtype)
-                noise = unit.to(residual.device) * residual.std() + residual.mean()
-            energy_excess = torch.relu(rendered.norm() - target.norm())
-            total = total + energy_excess + (residual - noise).abs().sum()
+                unit = torch.randn(residual.shape, generator=self.generator, dtype=residual.dtype).to(residual.device)
+                std, mean = torch.std_mean(residual, dim=(-2, -1), keepdim=True)
+                noise = unit * std + mean
+            energy_excess = torch.relu(_norm(rendered) - _norm(target))
+            total = total + energy_excess + _per_clip_sum((residual - noise).abs())
         return total
+
+
+def _norm(x: torch.Tensor) -> torch.Tensor:
+    return _per_clip_sum(x * x).sqrt()
 
 
 def make_loss(name: str, target: torch.Tensor, generator: torch.Generator):

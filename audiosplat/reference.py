@@ -17,8 +17,10 @@ from audiosplat.synth import SynthAssets, envelope, unit_band
 
 
 def reference_stems(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
-    """(E, N) each event rendered, delayed and reverberated on its own."""
+    """(E, N) each event rendered, delayed and reverberated on its own (exact model only)."""
     cfg = assets.config
+    if cfg.event_length != cfg.n_samples:
+        raise ValueError("the reference synth renders the exact model only (event_samples = n_samples)")
     n, sr = cfg.n_samples, cfg.sample_rate
     # 2. resonance from the wavetable
     resonance = controls.resonance @ assets.waves
@@ -32,7 +34,7 @@ def reference_stems(controls: EventControls, assets: SynthAssets) -> torch.Tenso
     amplitude = exp_decay(controls.decay_per_frame, cfg.n_frames, n)
     crossfade = exp_decay(controls.crossfade_per_frame, cfg.n_frames, n)
     # 6. position the excitation
-    positioned = excitation * envelope(controls.envelope_centre_s, controls.envelope_width_s, sr, n, gauss_window)
+    positioned = excitation * envelope(controls.envelope_centre_s, controls.envelope_width_s, sr, n)
     # 7. excite
     y_1 = fft_convolve(positioned, res_1 * amplitude)
     y_2 = fft_convolve(positioned, res_2 * amplitude)
@@ -48,6 +50,7 @@ def reference_stems(controls: EventControls, assets: SynthAssets) -> torch.Tenso
     return controls.reverb_mix[:, :1] * placed + controls.reverb_mix[:, 1:] * reverberant
 
 
-def reference_clip(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
-    """(N,) the sum of `reference_stems`."""
-    return reference_stems(controls, assets).sum(dim=0)
+def reference_clips(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
+    """(C, N): `reference_stems` summed per clip."""
+    stems = reference_stems(controls, assets)
+    return stems.view(-1, assets.config.n_events, stems.shape[-1]).sum(dim=1)

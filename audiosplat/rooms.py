@@ -68,21 +68,29 @@ def procedural_room(rt60_s: float, index: int, n_samples: int, sample_rate: int)
     return late / np.sqrt(np.sum(late**2))
 
 
+def _to_float32(impulses: np.ndarray) -> torch.Tensor:
+    """Cast to float32 with values below float32's smallest normal set to 0 first: they would
+    cast to denormals, or to 0 where the CPU flushes denormals, and the bank and its hash
+    must not depend on that."""
+    impulses = np.where(np.abs(impulses) < np.finfo(np.float32).tiny, 0.0, impulses)
+    return torch.from_numpy(impulses.astype(np.float32))
+
+
 def procedural_bank(n_samples: int, sample_rate: int) -> RoomBank:
     """The shipped bank: one room per entry of PROCEDURAL_RT60_S."""
     rooms = [procedural_room(rt60, i, n_samples, sample_rate) for i, rt60 in enumerate(PROCEDURAL_RT60_S)]
     names = tuple(f"rt60-{rt60:.2f}s" for rt60 in PROCEDURAL_RT60_S)
-    return RoomBank(PROCEDURAL_BANK, names, torch.from_numpy(np.stack(rooms)).to(torch.float32), embedded=False)
+    return RoomBank(PROCEDURAL_BANK, names, _to_float32(np.stack(rooms)), embedded=False)
 
 
 def user_bank(room_names: list[str], impulses: torch.Tensor) -> RoomBank:
     """A bank of user impulses (R, N): each is rescaled to unit energy; rejected if silent."""
-    energy = impulses.to(torch.float64).pow(2).sum(dim=-1)
+    data = impulses.detach().cpu().to(torch.float64).numpy()
+    energy = np.sum(data**2, axis=-1)
     for name, e in zip(room_names, energy.tolist()):
         if not np.isfinite(e) or e <= 0.0:
             raise ValueError(f"room impulse response '{name}' is silent or not finite")
-    normalised = (impulses.to(torch.float64) / energy.sqrt()[:, None]).to(torch.float32)
-    return RoomBank("user", tuple(room_names), normalised, embedded=True)
+    return RoomBank("user", tuple(room_names), _to_float32(data / np.sqrt(energy)[:, None]), embedded=True)
 
 
 def load_room_folder(folder: Path, n_samples: int, sample_rate: int) -> RoomBank:

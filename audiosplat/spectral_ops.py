@@ -102,25 +102,26 @@ LOG_TINY = -87.0
 
 class _GaussWindow(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, centre, width, n_points):
+    def forward(ctx, centre, width, n_points, n_used):
         grid = torch.linspace(0.0, 1.0, n_points, device=centre.device, dtype=centre.dtype)
         peak_point = grid[(centre * (n_points - 1)).round().clamp(0, n_points - 1).long()]
         peak_z = (peak_point - centre) / width  # the window's max sits at the nearest grid point
+        grid = grid[:n_used]
         # (grid - c) with both operands broadcast is a slow path in torch; copy, then subtract.
-        window = grid.expand(*centre.shape, n_points).clone()
+        window = grid.expand(*centre.shape, n_used).clone()
         window.sub_(centre[..., None]).div_(width[..., None]).square_().mul_(-0.5)
         window.add_((0.5 * peak_z * peak_z)[..., None])
         # exp of arguments below -87 lands in float32's denormal range through a slow path;
         # exp(-87) = 1.6e-38 is zero at any precision the synth works at.
         window.clamp_(min=LOG_TINY).exp_()
         ctx.save_for_backward(centre, width, peak_z, window)
+        ctx.n_points = n_points
         return window
 
     @staticmethod
     def backward(ctx, grad_out):
         centre, width, peak_z, window = ctx.saved_tensors
-        n_points = window.shape[-1]
-        grid = torch.linspace(0.0, 1.0, n_points, device=centre.device, dtype=centre.dtype)
+        grid = torch.linspace(0.0, 1.0, ctx.n_points, device=centre.device, dtype=centre.dtype)[: window.shape[-1]]
         weighted = grad_out * window
         z = grid.expand_as(window).clone().sub_(centre[..., None]).div_(width[..., None])
         s0 = weighted.sum(dim=-1)
@@ -130,13 +131,17 @@ class _GaussWindow(torch.autograd.Function):
         # d/dc = (z - z*)/s, d/ds = (z^2 - z*^2)/s
         grad_centre = (s1 - peak_z * s0) / width
         grad_width = (s2 - peak_z * peak_z * s0) / width
-        return grad_centre, grad_width, None
+        return grad_centre, grad_width, None, None
 
 
-def gauss_window_fused(centre: torch.Tensor, width: torch.Tensor, n_points: int) -> torch.Tensor:
+def gauss_window_fused(
+    centre: torch.Tensor, width: torch.Tensor, n_points: int, n_used: int | None = None
+) -> torch.Tensor:
     """`dsp.gauss_window` in a few in-place passes, with a closed-form backward.
 
     The peak over the grid is at the grid point nearest the centre (the density is
-    unimodal), so the normalisation needs no reduction over the points.
+    unimodal), so the normalisation needs no reduction over the points. With `n_used`,
+    only the first `n_used` of the `n_points` values are made (still normalised by the
+    peak over all `n_points`): shape (..., n_used).
     """
-    return _GaussWindow.apply(centre, width, n_points)
+    return _GaussWindow.apply(centre, width, n_points, n_points if n_used is None else n_used)

@@ -22,7 +22,7 @@ from audiosplat.controls import CONTROL_FIELDS, EventControls
 from audiosplat.errors import SplatFormatError
 from audiosplat.model import EventModel
 from audiosplat.onset import samples_to_bits
-from audiosplat.rooms import PROCEDURAL_BANK, RoomBank, procedural_bank, user_bank
+from audiosplat.rooms import PROCEDURAL_BANK, RoomBank, procedural_bank
 
 FORMAT_NAME = "audiosplat.splat"
 FORMAT_VERSION = "1.0.0"
@@ -95,6 +95,7 @@ def _write(f: h5py.File, s: Splat) -> None:
     g = f.create_group("config")
     for key in CONFIG_KEYS:
         g.attrs[key] = int(getattr(cfg, key))
+    g.attrs["event_samples"] = int(cfg.event_length)
     g.attrs["model"] = "seed"
 
     params = f.create_group("parameters")
@@ -231,6 +232,12 @@ def _read_config(g: h5py.Group, fail) -> ModelConfig:
         if int(value) > limits.get(key, MAX_SAMPLES):
             raise fail(f"/config/{key} = {int(value)} is larger than this reader accepts")
         values[key] = int(value)
+    event_samples = g.attrs.get("event_samples")  # optional: absent means n_samples (exact)
+    if event_samples is not None:
+        if not np.issubdtype(np.asarray(event_samples).dtype, np.integer) or np.asarray(event_samples).ndim:
+            raise fail("/config/event_samples must be an integer")
+        if int(event_samples) != values["n_samples"]:
+            values["event_samples"] = int(event_samples)
     try:
         return ModelConfig(**values)
     except ValueError as exc:
@@ -246,7 +253,7 @@ def _read_rooms(g: h5py.Group, config: ModelConfig, fail) -> RoomBank:
     names = tuple(_text(x) for x in names_ds[()])
     if "impulses" in g:
         impulses = _array(g, "impulses", (len(names), config.n_samples), np.floating, fail)
-        rooms = user_bank(list(names), torch.from_numpy(impulses))
+        rooms = RoomBank(bank or "user", names, torch.from_numpy(impulses), embedded=True)
     elif bank == PROCEDURAL_BANK:
         rooms = procedural_bank(config.n_samples, config.sample_rate)
         if rooms.room_names != names:

@@ -18,7 +18,7 @@ import torch
 
 from audiosplat.config import ModelConfig
 from audiosplat.controls import EventControls
-from audiosplat.dsp import EPS_WIDTH, exp_decay
+from audiosplat.dsp import EPS_WIDTH, exp_decay, gauss_window
 from audiosplat.onset import delay_by_bits
 from audiosplat.rooms import RoomBank
 from audiosplat.spectral_ops import causal_convolution, gauss_window_fused, zero_phase_filter
@@ -43,8 +43,11 @@ def noise_seeds_for(seed: int, n_events: int) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class SynthAssets:
-    """Fixed inputs of the synth on one device: waves (W, N), noise (E, N) and its spectrum
-    (E, N/2+1), rooms (R, N) and their spectra zero-padded to 2N (R, N+1)."""
+    """Fixed inputs of the synth on one device: waves (W, L), noise (C*E, L) and its
+    spectrum (C*E, L/2+1) for the C*E events of C clips, rooms (R, N) and their spectra
+    zero-padded to 2N (R, N+1). L is the event buffer (`config.event_length`, N unless an
+    approximation was asked for); waves and noise are the first L samples of their
+    N-sample versions."""
 
     config: ModelConfig
     waves: torch.Tensor
@@ -57,8 +60,10 @@ class SynthAssets:
     def build(
         cls, config: ModelConfig, noise_seeds: torch.Tensor, rooms: RoomBank, device: torch.device | str = "cpu"
     ) -> "SynthAssets":
-        waves = make_wavetable(config.n_pitches, config.n_samples, config.sample_rate).to(device)
-        noise = event_noise(noise_seeds, config.n_samples).to(device)
+        """Assets for the events whose (C*E,) noise seeds are given (clip after clip)."""
+        length = config.event_length
+        waves = make_wavetable(config.n_pitches, length, config.sample_rate).to(device)
+        noise = event_noise(noise_seeds, config.n_samples)[:, :length].contiguous().to(device)
         impulses = rooms.impulses.to(device)
         if impulses.shape[-1] != config.n_samples:
             raise ValueError(f"room impulses have {impulses.shape[-1]} samples, expected {config.n_samples}")
@@ -81,26 +86,34 @@ def unit_band(
 
 
 def envelope(
-    centre_s: torch.Tensor, width_s: torch.Tensor, sample_rate: int, n_samples: int, window=gauss_window_fused
+    centre_s: torch.Tensor, width_s: torch.Tensor, sample_rate: int, n_samples: int, window=gauss_window, n_used=None
 ) -> torch.Tensor:
-    """Gaussian envelope over the clip, peak 1. (E,) seconds -> (E, N)."""
+    """Gaussian envelope over the clip, peak 1. (E,) seconds -> (E, N), or its first
+    `n_used` samples (E, n_used)."""
     units_per_s = sample_rate / (n_samples - 1)
-    return window(centre_s * units_per_s, (width_s * units_per_s).clamp_min(EPS_WIDTH), n_samples)
+    values = window(centre_s * units_per_s, (width_s * units_per_s).clamp_min(EPS_WIDTH), n_samples)
+    return values if n_used is None else values[..., :n_used]
+
+
+def fused_envelope(centre_s: torch.Tensor, width_s: torch.Tensor, sample_rate: int, n_samples: int, n_used: int) -> torch.Tensor:
+    """`envelope` computed only over the first `n_used` samples. (E,) seconds -> (E, n_used)."""
+    units_per_s = sample_rate / (n_samples - 1)
+    return gauss_window_fused(centre_s * units_per_s, (width_s * units_per_s).clamp_min(EPS_WIDTH), n_samples, n_used)
 
 
 def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
-    """Each event in its own time (before the onset delay and the reverb): (E, N)."""
+    """Each event in its own time (before the onset delay and the reverb): (E, L)."""
     cfg = assets.config
-    n, sr = cfg.n_samples, cfg.sample_rate
-    noise_gain = unit_band(controls.noise_centre_hz, controls.noise_width_hz, sr, n)
+    n, length, sr = cfg.n_samples, cfg.event_length, cfg.sample_rate
+    noise_gain = unit_band(controls.noise_centre_hz, controls.noise_width_hz, sr, length)
     excitation = zero_phase_filter(assets.noise, noise_gain[:, None, :], assets.noise_spectrum)[:, 0]
-    positioned = excitation * envelope(controls.envelope_centre_s, controls.envelope_width_s, sr, n)
+    positioned = excitation * fused_envelope(controls.envelope_centre_s, controls.envelope_width_s, sr, n, length)
 
     zero = torch.zeros_like(controls.resonance_cutoff_hz)
-    lowpass_gain = unit_band(zero, controls.resonance_cutoff_hz, sr, n)  # (E, 2, N/2+1)
-    lowpassed = zero_phase_filter(controls.resonance @ assets.waves, lowpass_gain)  # (E, 2, N)
-    amplitude = exp_decay(controls.decay_per_frame, cfg.n_frames, n)
-    crossfade = exp_decay(controls.crossfade_per_frame, cfg.n_frames, n)
+    lowpass_gain = unit_band(zero, controls.resonance_cutoff_hz, sr, length)  # (E, 2, L/2+1)
+    lowpassed = zero_phase_filter(controls.resonance @ assets.waves, lowpass_gain)  # (E, 2, L)
+    amplitude = exp_decay(controls.decay_per_frame, cfg.n_frames, n)[:, :length]
+    crossfade = exp_decay(controls.crossfade_per_frame, cfg.n_frames, n)[:, :length]
     # Both resonances share the excitation's spectrum: one batched convolution.
     excited = causal_convolution(positioned, lowpassed * amplitude[:, None, :])
     resonant = excited[:, 0] * crossfade + excited[:, 1] * (1.0 - crossfade)
@@ -111,33 +124,41 @@ def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
 
 def render_placed(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     """Events delayed to their onsets, before the reverb: (E, N)."""
-    return delay_by_bits(event_signals(controls, assets), controls.onset_bits)
+    signals = event_signals(controls, assets)
+    padding = assets.config.n_samples - signals.shape[-1]
+    if padding:
+        signals = torch.nn.functional.pad(signals, (0, padding))
+    return delay_by_bits(signals, controls.onset_bits)
 
 
-def reverb_clip(placed: torch.Tensor, controls: EventControls, assets: SynthAssets) -> torch.Tensor:
-    """Sum of the events through their rooms: (N,).
+def reverb_clips(placed: torch.Tensor, controls: EventControls, assets: SynthAssets) -> torch.Tensor:
+    """The clips: events through their rooms, summed per clip. (C*E, N) -> (C, N).
 
-    out_e = dry_e * s_e + wet_e * s_e (*) sum_r w_er room_r, so the reverberant part of the
-    clip is sum_r room_r (*) (sum_e wet_e w_er s_e): one convolution per room.
+    out_e = dry_e * s_e + wet_e * s_e (*) sum_r w_er room_r, so the reverberant part of a
+    clip is sum_r room_r (*) (sum_e wet_e w_er s_e): one convolution per room and clip.
     """
-    n = placed.shape[-1]
-    dry = controls.reverb_mix[:, 0] @ placed
-    per_room = (controls.room_weights * controls.reverb_mix[:, 1:]).T @ placed  # (R, N)
-    wet_spectrum = (torch.fft.rfft(per_room, n=2 * n) * assets.room_spectra).sum(dim=0)
-    return dry + torch.fft.irfft(wet_spectrum, n=2 * n)[:n]
+    n, n_events = placed.shape[-1], assets.config.n_events
+    n_clips = placed.shape[0] // n_events
+    by_clip = placed.view(n_clips, n_events, n)
+    dry = torch.einsum("ce,cen->cn", controls.reverb_mix[:, 0].view(n_clips, n_events), by_clip)
+    weights = (controls.room_weights * controls.reverb_mix[:, 1:]).view(n_clips, n_events, -1)
+    per_room = torch.einsum("cer,cen->crn", weights, by_clip)  # (C, R, N)
+    wet_spectrum = (torch.fft.rfft(per_room, n=2 * n) * assets.room_spectra).sum(dim=1)
+    return dry + torch.fft.irfft(wet_spectrum, n=2 * n)[..., :n]
 
 
 def reverb_stems(placed: torch.Tensor, controls: EventControls, assets: SynthAssets) -> torch.Tensor:
-    """Each event through its own room: (E, N). Their sum equals `reverb_clip`."""
+    """Each event through its own room: (E, N). Their sum equals `reverb_clips`."""
     n = placed.shape[-1]
     response_spectra = controls.room_weights.to(assets.room_spectra.dtype) @ assets.room_spectra  # (E, N+1)
     wet = torch.fft.irfft(torch.fft.rfft(placed, n=2 * n) * response_spectra, n=2 * n)[:, :n]
     return controls.reverb_mix[:, :1] * placed + controls.reverb_mix[:, 1:] * wet
 
 
-def render_clip(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
-    """The clip: every event rendered, placed, reverberated and summed. (N,)."""
-    return reverb_clip(render_placed(controls, assets), controls, assets)
+def render_clips(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
+    """Every event rendered, placed, reverberated and summed per clip: (C, N) for the C
+    clips whose C*E events `controls` and `assets` hold (C = 1 for one clip)."""
+    return reverb_clips(render_placed(controls, assets), controls, assets)
 
 
 def render_stems(controls: EventControls, assets: SynthAssets) -> torch.Tensor:

@@ -28,14 +28,14 @@ def _worker_fit_step(args) -> dict:
     from audiosplat.audio import load_clip
     from audiosplat.config import ModelConfig
     from audiosplat.fit import FitConfig, Fitter
-    from audiosplat.reference import reference_clip
+    from audiosplat.reference import reference_clips
     from audiosplat.rooms import procedural_bank
-    from audiosplat.synth import render_clip
+    from audiosplat.synth import render_clips
 
     torch.set_num_threads(args.threads)
     config = ModelConfig(n_samples=args.samples, n_events=args.events)
     target = torch.from_numpy(load_clip(MOZART, n_samples=config.n_samples, sample_rate=config.sample_rate).samples)
-    renderer = reference_clip if args.path == "reference" else render_clip
+    renderer = reference_clips if args.path == "reference" else render_clips
     fitter = Fitter(target, config, FitConfig(), procedural_bank(config.n_samples, config.sample_rate), torch.device(args.device), renderer)
     times = time_repeats(fitter.step, args.repeats, warmup=2)
     return {"figure": "fit_step", "path": args.path, **summary(times), "peak_rss_mib": peak_rss_mib()}
