@@ -6,8 +6,6 @@ import ctypes
 import ctypes.util
 import sys
 
-import torch
-
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 
@@ -31,8 +29,10 @@ def keep_freed_memory() -> bool:
 
 
 def configure_for_fitting() -> None:
-    """Settings for a process that fits or renders on the CPU: reuse freed memory, and
-    flush denormal floats to zero (the tails of narrow Gaussian windows and long decays
-    reach float32's denormal range, where x86 arithmetic is tens of times slower)."""
+    """Settings for a process that fits or renders on the CPU (see `keep_freed_memory`).
+
+    Denormals are deliberately not flushed to zero: torch sets that per thread, so worker
+    threads made earlier would still keep them and results would depend on which thread
+    computed which chunk; renders must be identical every time.
+    """
     keep_freed_memory()
-    torch.set_flush_denormal(True)
