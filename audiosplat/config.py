@@ -33,6 +33,8 @@ class ModelConfig:
     event_samples: int | None = None
 
     def __post_init__(self) -> None:
+        if self.frame_size < 1:
+            raise ValueError(f"frame_size must be >= 1, got {self.frame_size}")
         if self.n_samples < 2 * self.frame_size or not _is_power_of_two(self.n_samples):
             raise ValueError(f"n_samples must be a power of two >= {2 * self.frame_size}, got {self.n_samples}")
         if self.n_events < 2 or not _is_power_of_two(self.n_events):

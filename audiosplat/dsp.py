@@ -89,3 +89,26 @@ def exp_decay(per_frame: torch.Tensor, n_frames: int, n_samples: int) -> torch.T
 def decay_factor(raw: torch.Tensor, base: float) -> torch.Tensor:
     """Per-frame decay factor r = base + sigmoid(raw) * (1 - base) * 0.99 (method.md §4.5)."""
     return base + torch.sigmoid(raw) * (1.0 - base) * 0.99
+
+
+def exp_decay_prefix(per_frame: torch.Tensor, n_frames: int, n_samples: int, n_used: int) -> torch.Tensor:
+    """The first `n_used` samples of `exp_decay` in closed form, without the other samples.
+
+    Linear interpolation between frames f and f + 1 of r^(f+1) is r^(f+1) * (1 - w + w r),
+    at the fractional frame position F.interpolate uses: (i + 0.5) * F / N - 0.5, clamped
+    to [0, F - 1].
+
+    Args:
+        per_frame: (E,) factor r in (0, 1).
+
+    Returns:
+        (E, n_used)
+    """
+    position = torch.arange(n_used, device=per_frame.device, dtype=per_frame.dtype)
+    position = ((position + 0.5) * (n_frames / n_samples) - 0.5).clamp_(0.0, n_frames - 1)
+    frame = position.floor()
+    weight = position - frame
+    # Outer products through BLAS: broadcasting both operands is a slow path in torch.
+    powers = torch.exp(torch.outer(torch.log(per_frame), frame + 1.0))
+    between = torch.addr(torch.ones_like(powers), per_frame - 1.0, weight)
+    return powers * between

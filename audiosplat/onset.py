@@ -80,20 +80,20 @@ def delay_by_convolution(signal: torch.Tensor, bits: torch.Tensor) -> torch.Tens
     return fft_convolve(signal, onset_impulse_by_convolution(bits))
 
 
-def _shift_right(signal: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """out[e, t] = signal[e, t - shift[e]] for t >= shift[e], else 0. signal (E, N), shift (E,)."""
-    n = signal.shape[-1]
-    padded = torch.nn.functional.pad(signal, (n, 0))
-    index = torch.arange(n, device=signal.device)[None, :] + (n - shift)[:, None]
-    return padded.gather(1, index)
+def _shifted_index(n_out: int, shift: torch.Tensor, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For out[e, t] = x[e, t + shift[e]]: the gather index (E, n_out), clamped into x's
+    n_in samples, and the mask of the positions that fall inside x."""
+    # arange + shift broadcast both ways is a slow path in torch; expand, copy, add in place.
+    index = torch.arange(n_out, device=shift.device).expand(shift.shape[0], n_out).clone()
+    index.add_(shift[:, None])
+    inside = (index >= 0) & (index < n_in)
+    return index.clamp_(0, n_in - 1), inside
 
 
-def _shift_left(signal: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """out[e, u] = signal[e, u + shift[e]] for u + shift[e] < N, else 0."""
-    n = signal.shape[-1]
-    padded = torch.nn.functional.pad(signal, (0, n))
-    index = torch.arange(n, device=signal.device)[None, :] + shift[:, None]
-    return padded.gather(1, index)
+def _shift(x: torch.Tensor, shift: torch.Tensor, n_out: int) -> torch.Tensor:
+    """out[e, t] = x[e, t + shift[e]] where that lies inside x, else 0: (E, n_out)."""
+    index, inside = _shifted_index(n_out, shift, x.shape[-1])
+    return x.gather(1, index).mul_(inside)
 
 
 class _DelayByBits(torch.autograd.Function):
@@ -110,12 +110,12 @@ class _DelayByBits(torch.autograd.Function):
         onset = bits_to_samples(bits)
         ctx.save_for_backward(signal, onset)
         ctx.n_bits = bits.shape[1]
-        return _shift_right(signal, onset)
+        return _shift(signal, -onset, 2 ** ctx.n_bits)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
         signal, onset = ctx.saved_tensors
-        grad_signal = _shift_left(grad_out, onset)
+        grad_signal = _shift(grad_out, onset, signal.shape[-1])
         if not ctx.needs_input_grad[1]:
             return grad_signal, None
         at_onset = (grad_signal * signal).sum(dim=-1)
@@ -130,17 +130,18 @@ class _DelayByBits(torch.autograd.Function):
 
 def lagged_dot(later: torch.Tensor, earlier: torch.Tensor, lags: torch.Tensor) -> torch.Tensor:
     """c[e, k] = sum_u later[e, u + lags[e, k]] * earlier[e, u]: a cross-correlation at a
-    few lags per row. (E, N), (E, N), (E, K) int64 in [0, N) -> (E, K).
+    few lags per row. (E, N), (E, L) with L <= N, (E, K) int64 in [0, N) -> (E, K).
 
     On the CPU, one dot product of views per lag (no copies); elsewhere, where many small
     kernels cost more than arithmetic, the full correlation by FFT, read at the lags.
     """
-    n = later.shape[-1]
+    n, length = later.shape[-1], earlier.shape[-1]
     if later.device.type == "cpu":
         out = later.new_empty(lags.shape)
         for e, row in enumerate(lags.tolist()):
             for k, lag in enumerate(row):
-                out[e, k] = torch.dot(later[e, lag:], earlier[e, : n - lag])
+                overlap = min(length, n - lag)
+                out[e, k] = torch.dot(later[e, lag : lag + overlap], earlier[e, :overlap])
         return out
     return lagged_dot_by_fft(later, earlier, lags)
 
@@ -156,7 +157,7 @@ def delay_by_bits(signal: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
     """Delay each event by its onset (truncated at N), differentiable in the bits.
 
     Args:
-        signal: (E, N) events in their own time.
+        signal: (E, L) events in their own time, L <= N (zero beyond L).
         bits: (E, B, 2) exactly one-hot rows (from `straight_through_bits` or `samples_to_bits`), 2^B == N.
 
     Returns:

@@ -33,6 +33,8 @@ MAX_EVENTS = 4096
 MAX_LATENT = 1024
 MAX_PITCHES = 1024
 MAX_ROOMS = 256
+MAX_ROOM_SAMPLES = 2**26  # R * N of embedded impulses: 256 MiB of float32
+MODEL = "seed"
 CONFIG_KEYS = ("sample_rate", "n_samples", "n_events", "latent_dim", "frame_size", "n_pitches")
 
 
@@ -96,7 +98,7 @@ def _write(f: h5py.File, s: Splat) -> None:
     for key in CONFIG_KEYS:
         g.attrs[key] = int(getattr(cfg, key))
     g.attrs["event_samples"] = int(cfg.event_length)
-    g.attrs["model"] = "seed"
+    g.attrs["model"] = MODEL
 
     params = f.create_group("parameters")
     for name, tensor in s.parameters.items():
@@ -183,6 +185,7 @@ def _read(f: h5py.File, path: Path) -> Splat:
         raise fail(f".splat format {version} is newer than this audiosplat reads (1.x); upgrade audiosplat")
     if major < SUPPORTED_MAJOR:
         raise fail(f".splat format {version} is older than any this audiosplat reads (1.x)")
+    _refuse_links(f, fail)
 
     config = _read_config(_group(f, "config", fail), fail)
     e, n, b = config.n_events, config.n_samples, config.n_time_bits
@@ -222,6 +225,19 @@ def _read(f: h5py.File, path: Path) -> Splat:
     )
 
 
+def _refuse_links(f: h5py.File, fail) -> None:
+    """Only hard links: a soft or external link could point anywhere, other files included."""
+    found = []
+
+    def visit(name, link):
+        if not isinstance(link, h5py.HardLink) and not found:
+            found.append(name)
+
+    f.visititems_links(visit)
+    if found:
+        raise fail(f"/{found[0]} is a soft or external link; .splat files may hold only plain groups and datasets")
+
+
 def _read_config(g: h5py.Group, fail) -> ModelConfig:
     limits = {"n_samples": MAX_SAMPLES, "n_events": MAX_EVENTS, "latent_dim": MAX_LATENT, "n_pitches": MAX_PITCHES}
     values = {}
@@ -231,7 +247,12 @@ def _read_config(g: h5py.Group, fail) -> ModelConfig:
             raise fail(f"/config is missing the integer attribute '{key}'")
         if int(value) > limits.get(key, MAX_SAMPLES):
             raise fail(f"/config/{key} = {int(value)} is larger than this reader accepts")
+        if int(value) < 1:
+            raise fail(f"/config/{key} = {int(value)} must be positive")
         values[key] = int(value)
+    model = _text(g.attrs.get("model", MODEL))
+    if model != MODEL:
+        raise fail(f"/config/model is '{model}', a model this audiosplat does not know (it knows '{MODEL}')")
     event_samples = g.attrs.get("event_samples")  # optional: absent means n_samples (exact)
     if event_samples is not None:
         if not np.issubdtype(np.asarray(event_samples).dtype, np.integer) or np.asarray(event_samples).ndim:
@@ -252,6 +273,8 @@ def _read_rooms(g: h5py.Group, config: ModelConfig, fail) -> RoomBank:
         raise fail("/rooms/names is missing or has a bad shape")
     names = tuple(_text(x) for x in names_ds[()])
     if "impulses" in g:
+        if len(names) * config.n_samples > MAX_ROOM_SAMPLES:
+            raise fail(f"/rooms/impulses would hold {len(names)} x {config.n_samples} samples, more than this reader accepts")
         impulses = _array(g, "impulses", (len(names), config.n_samples), np.floating, fail)
         rooms = RoomBank(bank or "user", names, torch.from_numpy(impulses), embedded=True)
     elif bank == PROCEDURAL_BANK:

@@ -18,7 +18,7 @@ import torch
 
 from audiosplat.config import ModelConfig
 from audiosplat.controls import EventControls
-from audiosplat.dsp import EPS_WIDTH, exp_decay, gauss_window
+from audiosplat.dsp import EPS_WIDTH, exp_decay, exp_decay_prefix, gauss_window
 from audiosplat.onset import delay_by_bits
 from audiosplat.rooms import RoomBank
 from audiosplat.spectral_ops import causal_convolution, gauss_window_fused, zero_phase_filter
@@ -101,6 +101,15 @@ def fused_envelope(centre_s: torch.Tensor, width_s: torch.Tensor, sample_rate: i
     return gauss_window_fused(centre_s * units_per_s, (width_s * units_per_s).clamp_min(EPS_WIDTH), n_samples, n_used)
 
 
+def decay_curve(per_frame: torch.Tensor, n_frames: int, n_samples: int, n_used: int) -> torch.Tensor:
+    """The first `n_used` samples of the decay curve `dsp.exp_decay`: (E,) -> (E, n_used).
+    Over the whole clip F.interpolate is the faster; over a short event buffer, the closed
+    form that computes only the samples used."""
+    if n_used == n_samples:
+        return exp_decay(per_frame, n_frames, n_samples)
+    return exp_decay_prefix(per_frame, n_frames, n_samples, n_used)
+
+
 def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     """Each event in its own time (before the onset delay and the reverb): (E, L)."""
     cfg = assets.config
@@ -112,8 +121,8 @@ def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     zero = torch.zeros_like(controls.resonance_cutoff_hz)
     lowpass_gain = unit_band(zero, controls.resonance_cutoff_hz, sr, length)  # (E, 2, L/2+1)
     lowpassed = zero_phase_filter(controls.resonance @ assets.waves, lowpass_gain)  # (E, 2, L)
-    amplitude = exp_decay(controls.decay_per_frame, cfg.n_frames, n)[:, :length]
-    crossfade = exp_decay(controls.crossfade_per_frame, cfg.n_frames, n)[:, :length]
+    amplitude = decay_curve(controls.decay_per_frame, cfg.n_frames, n, length)
+    crossfade = decay_curve(controls.crossfade_per_frame, cfg.n_frames, n, length)
     # Both resonances share the excitation's spectrum: one batched convolution.
     excited = causal_convolution(positioned, lowpassed * amplitude[:, None, :])
     resonant = excited[:, 0] * crossfade + excited[:, 1] * (1.0 - crossfade)
@@ -124,11 +133,7 @@ def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
 
 def render_placed(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     """Events delayed to their onsets, before the reverb: (E, N)."""
-    signals = event_signals(controls, assets)
-    padding = assets.config.n_samples - signals.shape[-1]
-    if padding:
-        signals = torch.nn.functional.pad(signals, (0, padding))
-    return delay_by_bits(signals, controls.onset_bits)
+    return delay_by_bits(event_signals(controls, assets), controls.onset_bits)
 
 
 def reverb_clips(placed: torch.Tensor, controls: EventControls, assets: SynthAssets) -> torch.Tensor:

@@ -151,6 +151,9 @@ def test_accepts_newer_minor_version_with_extra_group(tmp_path):
         (lambda f: f.__delitem__("parameters/latent_roots"), "missing dataset /parameters/latent_roots"),
         (lambda f: f["config"].attrs.__setitem__("n_samples", 2**40), "larger than"),
         (lambda f: f["rooms"].attrs.__setitem__("sha256", "0" * 64), "SHA-256"),
+        (lambda f: f["config"].attrs.__setitem__("frame_size", 0), "must be positive"),
+        (lambda f: f["config"].attrs.__setitem__("model", "transformer"), "does not know"),
+        (lambda f: (f.__delitem__("events/gain"), f.__setitem__("events/gain", h5py.SoftLink("/events/noise_centre_hz"))), "link"),
     ],
 )
 def test_refuses_damaged_content(tmp_path, mutate, fragment):
@@ -188,3 +191,14 @@ def test_failed_write_keeps_existing_file(fitted_splat, tmp_path):
         write_splat(target, bad)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["out.splat"]
+
+
+def test_refuses_external_links(tmp_path):
+    elsewhere = tmp_path / "elsewhere.h5"
+    with h5py.File(elsewhere, "w") as f:
+        f.create_dataset("gain", data=np.ones(2, np.float32))
+    path = _copy(tmp_path)
+    with h5py.File(path, "a") as f:
+        del f["events/gain"]
+        f["events/gain"] = h5py.ExternalLink(str(elsewhere), "/gain")
+    _refused(path, "link")
