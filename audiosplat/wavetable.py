@@ -27,18 +27,22 @@ def wave_pitches_hz(n_pitches: int) -> torch.Tensor:
 def make_wavetable(n_pitches: int, n_samples: int, sample_rate: int) -> torch.Tensor:
     """Unit-amplitude waves, phase 0 at sample 0, all rising through zero like a sine.
 
+    The phase (cycles mod 1) is computed in float64, so that it stays exact over thousands
+    of cycles, then the four shapes are made from it in float32.
+
     Returns:
         (4 * n_pitches, n_samples) float32: rows are n_pitches saws, then squares, triangles
         and sines, each block in the order of `wave_pitches_hz`.
     """
     t_s = torch.arange(n_samples, dtype=torch.float64) / sample_rate
-    cycles = wave_pitches_hz(n_pitches)[:, None] * t_s[None, :]
-    frac = torch.remainder(cycles, 1.0)
-    saw = 2.0 * torch.remainder(cycles + 0.5, 1.0) - 1.0
-    square = torch.where(frac < 0.5, 1.0, -1.0).to(torch.float64)
-    triangle = 1.0 - 4.0 * (torch.remainder(cycles + 0.25, 1.0) - 0.5).abs()
-    sine = torch.sin(2.0 * math.pi * cycles)
-    return torch.cat([saw, square, triangle, sine]).to(torch.float32)
+    phase = torch.remainder(wave_pitches_hz(n_pitches)[:, None] * t_s[None, :], 1.0).to(torch.float32)
+    table = torch.empty(4, n_pitches, n_samples, dtype=torch.float32)
+    saw, square, triangle, sine = table
+    torch.remainder(phase + 0.5, 1.0, out=saw).mul_(2.0).sub_(1.0)
+    square.fill_(-1.0).masked_fill_(phase < 0.5, 1.0)
+    torch.remainder(phase + 0.25, 1.0, out=triangle).sub_(0.5).abs_().mul_(-4.0).add_(1.0)
+    torch.sin(phase.mul_(2.0 * math.pi), out=sine)
+    return table.reshape(4 * n_pitches, n_samples)
 
 
 def wave_pitch_hz(wave_index: torch.Tensor, n_pitches: int) -> torch.Tensor:

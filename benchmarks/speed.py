@@ -3,9 +3,11 @@
     .venv/bin/python -m benchmarks.speed                # defaults: N = 65536, E = 64
     .venv/bin/python -m benchmarks.speed --repeats 5 --events 16 --samples 16384
 
-Each measurement runs in its own process (so peak RSS is its own), with torch on the
-number of threads given (2 by default, as on the CI machine). Prints one JSON line per
-figure and, last, one with the ratios measured in this run.
+Times a fit step on three paths: the slow reference (method.md transcribed), the fast
+exact synth, and the fast synth with the opt-in short event buffers (N / 8 samples by
+default, --short). Each measurement runs in its own process (so peak RSS is its own), with
+torch on the number of threads given (2 by default, as on the CI machine). Prints one JSON
+line per figure and, last, one with the ratios measured in this run.
 """
 
 from __future__ import annotations
@@ -33,12 +35,12 @@ def _worker_fit_step(args) -> dict:
     from audiosplat.synth import render_clips
 
     torch.set_num_threads(args.threads)
-    config = ModelConfig(n_samples=args.samples, n_events=args.events)
+    config = ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples)
     target = torch.from_numpy(load_clip(MOZART, n_samples=config.n_samples, sample_rate=config.sample_rate).samples)
     renderer = reference_clips if args.path == "reference" else render_clips
     fitter = Fitter(target, config, FitConfig(), procedural_bank(config.n_samples, config.sample_rate), torch.device(args.device), renderer)
     times = time_repeats(fitter.step, args.repeats, warmup=2)
-    return {"figure": "fit_step", "path": args.path, **summary(times), "peak_rss_mib": peak_rss_mib()}
+    return {"figure": "fit_step", "path": args.path, "event_samples": config.event_length, **summary(times), "peak_rss_mib": peak_rss_mib()}
 
 
 def _worker_render(args) -> dict:
@@ -76,6 +78,8 @@ def main() -> None:
     parser.add_argument("--worker", choices=("fit-step", "render"), help=argparse.SUPPRESS)
     parser.add_argument("--path", choices=PATHS, default="fast", help=argparse.SUPPRESS)
     parser.add_argument("--splat", help=argparse.SUPPRESS)
+    parser.add_argument("--event-samples", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--short", type=int, default=8, help="the short event buffer is N / SHORT samples")
     args = parser.parse_args()
 
     if args.worker:
@@ -95,6 +99,10 @@ def main() -> None:
         log(f"timing {args.repeats} fit steps on the {path} path ...")
         steps[path] = _spawn("fit-step", args, path=path)
         emit({**steps[path], **sizes})
+    short = args.samples // args.short
+    log(f"timing {args.repeats} fit steps on the fast path with {short}-sample event buffers ...")
+    steps["short"] = _spawn("fit-step", args, path="fast", **{"event-samples": short})
+    emit({**steps["short"], **sizes})
     with tempfile.TemporaryDirectory() as tmp:
         splat = Path(tmp) / "bench.splat"
         subprocess.run([sys.executable, "-m", "audiosplat", "fit", str(MOZART), "-o", str(splat), "--steps", "1", "-q",
@@ -106,7 +114,10 @@ def main() -> None:
     emit({
         "figure": "ratios", **sizes,
         "fit_step_speedup": steps["reference"]["median_s"] / steps["fast"]["median_s"],
+        "fit_step_speedup_short_buffers": steps["reference"]["median_s"] / steps["short"]["median_s"],
+        "short_event_samples": short,
         "peak_rss_ratio": steps["fast"]["peak_rss_mib"] / steps["reference"]["peak_rss_mib"],
+        "peak_rss_mib_fast": steps["fast"]["peak_rss_mib"],
         "render_x_real_time": render["x_real_time"],
     })
 

@@ -1,0 +1,107 @@
+"""The fixed wavetable (method.md §4.1): shapes, pitches, phase and amplitude."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from audiosplat.wavetable import hz_to_midi, make_wavetable, midi_to_hz, wave_pitch_hz, wave_pitches_hz
+from helpers_synth import spectral_peak_hz
+
+SR = 22050
+P = 128
+N = 16384
+
+
+@pytest.fixture(scope="module")
+def table() -> torch.Tensor:
+    return make_wavetable(P, N, SR)
+
+
+def test_shape_dtype_and_block_order(table):
+    assert table.shape == (4 * P, N)
+    assert table.dtype == torch.float32
+    assert make_wavetable(3, 1024, SR).shape == (12, 1024)
+    # The 4th block is sin(2 pi f t) for the pitches in order.
+    t = np.arange(N) / SR
+    for k in (0, 40, 127):
+        f = float(wave_pitches_hz(P)[k])
+        np.testing.assert_allclose(table[3 * P + k].numpy(), np.sin(2 * np.pi * f * t), atol=2e-6)
+
+
+def test_pitches_span_a0_to_midi_106():
+    pitches = wave_pitches_hz(P)
+    assert pitches.shape == (P,) and pitches.dtype == torch.float64
+    assert float(pitches[0]) == pytest.approx(27.5, rel=1e-12)
+    assert float(pitches[-1]) == pytest.approx(440 * 2 ** (37 / 12), rel=1e-12)  # 3729.3 Hz
+    assert float(pitches[-1]) == pytest.approx(3729.31, abs=0.01)
+    # evenly spaced in MIDI (geometric in Hz), strictly increasing
+    midi = hz_to_midi(pitches)
+    np.testing.assert_allclose(np.diff(midi.numpy()), 85 / 127, rtol=1e-9)
+    assert torch.all(torch.diff(pitches) > 0)
+    assert float(midi_to_hz(torch.tensor(69.0))) == 440.0
+    # wave_pitch_hz: the row's pitch for every shape block
+    rows = torch.tensor([5, P + 5, 2 * P + 5, 3 * P + 5])
+    assert torch.all(wave_pitch_hz(rows, P) == pitches[5])
+
+
+@pytest.mark.parametrize("shape_index", [0, 1, 2, 3], ids=["saw", "square", "triangle", "sine"])
+@pytest.mark.parametrize("target_hz", [110.0, 440.0, 1000.0])
+def test_spectral_peak_is_the_rows_pitch(table, shape_index, target_hz):
+    pitches = wave_pitches_hz(P)
+    k = int(torch.argmin((pitches - target_hz).abs()))
+    row = shape_index * P + k
+    pitch = float(wave_pitch_hz(torch.tensor(row), P))
+    assert pitch == float(pitches[k])
+    peak = spectral_peak_hz(table[row].numpy(), SR)
+    assert abs(peak - pitch) <= SR / N  # within one bin (1.35 Hz)
+
+
+def test_harmonic_content_of_each_shape(table):
+    """Saw: all harmonics ~1/k; square and triangle: odd harmonics only (1/k and 1/k^2);
+    sine: none. Checked at ~440 Hz, harmonic 2 and 3 relative to the fundamental."""
+    pitches = wave_pitches_hz(P)
+    k = int(torch.argmin((pitches - 440.0).abs()))
+    f0 = float(pitches[k])
+
+    t = np.arange(N) / SR
+    window = np.hanning(N)
+
+    def amplitude_at(x, f):
+        # windowed DTFT at exactly f (no scalloping between harmonics)
+        return abs(np.sum(x * window * np.exp(-2j * np.pi * f * t)))
+
+    ratios = {}
+    for s, name in enumerate(("saw", "square", "triangle", "sine")):
+        x = table[s * P + k].double().numpy()
+        a1 = amplitude_at(x, f0)
+        ratios[name] = (amplitude_at(x, 2 * f0) / a1, amplitude_at(x, 3 * f0) / a1)
+    assert ratios["saw"][0] == pytest.approx(1 / 2, rel=0.05) and ratios["saw"][1] == pytest.approx(1 / 3, rel=0.05)
+    assert ratios["square"][0] < 0.02 and ratios["square"][1] == pytest.approx(1 / 3, rel=0.05)
+    assert ratios["triangle"][0] < 0.02 and ratios["triangle"][1] == pytest.approx(1 / 9, rel=0.05)
+    assert ratios["sine"][0] < 1e-3 and ratios["sine"][1] < 1e-3
+
+
+def test_phase_zero_at_sample_zero_rising_like_a_sine(table):
+    start = table[:, 0]
+    # saw, triangle and sine start at exactly 0 ...
+    for s in (0, 2, 3):
+        assert torch.all(start[s * P : (s + 1) * P] == 0.0)
+    # ... the square (two levels only) starts its positive half-cycle at +1 ...
+    assert torch.all(start[P : 2 * P] == 1.0)
+    # ... and every wave is positive over the first part of its first half-cycle.
+    pitches = wave_pitches_hz(P)
+    for row in range(4 * P):
+        half_cycle = int(SR / float(pitches[row % P]) / 2)
+        first = table[row, 1:half_cycle]
+        assert torch.all(first > 0), row
+
+
+def test_unit_amplitude(table):
+    peak = table.abs().amax(dim=-1)
+    assert torch.all(peak <= 1.0)
+    assert torch.all(peak >= 0.99)
+    assert torch.all(table.amin(dim=-1) >= -1.0)
+    # square is exactly +-1
+    assert torch.all(table[P : 2 * P].abs() == 1.0)
