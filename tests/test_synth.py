@@ -106,6 +106,38 @@ def test_fast_synth_gradients_match_reference_for_a_linear_loss(config):
         assert torch.isfinite(a).all(), name
         assert float(b.norm()) > 0, name
         assert _rel(a, b) < 1e-4, (name, _rel(a, b))
+    # per-event stems (each through its own room) too
+    g_stems = torch.randn(config.n_events, config.n_samples, generator=torch.Generator().manual_seed(10))
+    controls, _ = model()
+    grads_fast = torch.autograd.grad((render_stems(controls, assets) * g_stems).sum(), params, retain_graph=True)
+    grads_slow = torch.autograd.grad((reference_stems(controls, assets) * g_stems).sum(), params)
+    for name, a, b in zip(names, grads_fast, grads_slow):
+        assert _rel(a, b) < 1e-4, (name, _rel(a, b))
+
+
+def test_event_buffer_option():
+    """event_samples = N is the exact model; a shorter buffer approximates a short event
+    closely (its filters become circular over the buffer); the reference refuses it."""
+    rooms = rooms_for(16384)
+    exact = ModelConfig(n_samples=16384, n_events=2)
+    row, _ = sine_row_nearest(440.0, exact.n_pitches)
+    controls = hand_controls(
+        exact, 8, [100, 9000], resonance_row=row, excitation_mix=(0.3, 0.7), decay_per_frame=0.5,
+        crossfade_per_frame=0.5, reverb_mix=(0.6, 0.4), envelope_centre_s=0.01, envelope_width_s=0.003,
+    )  # fmt: skip
+    seeds = noise_seeds_for(0, 2)
+    with torch.no_grad():
+        reference = render_clips(controls, SynthAssets.build(exact, seeds, rooms))
+        same = render_clips(controls, SynthAssets.build(ModelConfig(n_samples=16384, n_events=2, event_samples=16384), seeds, rooms))
+        assert torch.equal(same, reference)
+        for length in (8192, 4096):
+            short = ModelConfig(n_samples=16384, n_events=2, event_samples=length)
+            assets = SynthAssets.build(short, seeds, rooms)
+            assert assets.waves.shape == (512, length) and assets.noise.shape == (2, length)
+            approx = render_clips(controls, assets)
+            assert _rel(approx, reference) < 0.05
+            with pytest.raises(ValueError):
+                reference_clips(controls, assets)
 
 
 # --- physics of one hand-made event ----------------------------------------------------------
