@@ -5,6 +5,8 @@ Nothing here is a fixture: plain functions that build models, assets and hand-ma
 
 from __future__ import annotations
 
+import dataclasses
+
 from functools import lru_cache
 
 import numpy as np
@@ -119,3 +121,17 @@ def spectral_peak_hz(signal: np.ndarray, sample_rate: int, low_hz: float = 20.0)
 
 def bin_hz(n: int, sample_rate: int) -> float:
     return sample_rate / n
+
+
+def assets_in_float64(assets: SynthAssets) -> SynthAssets:
+    """The same assets in double precision, spectra recomputed from the widened signals,
+    to compare implementations far below float32 round-off."""
+    noise, rooms = assets.noise.double(), assets.rooms.double()
+    return dataclasses.replace(
+        assets,
+        waves=assets.waves.double(),
+        noise=noise,
+        noise_spectrum=torch.fft.rfft(noise),
+        rooms=rooms,
+        room_spectra=torch.fft.rfft(rooms, n=2 * rooms.shape[-1]),
+    )
