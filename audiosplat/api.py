@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import audiosplat
 from audiosplat.audio import Clip, file_sha256, load_clip
 from audiosplat.config import ModelConfig
 from audiosplat.errors import AudiosplatError
-from audiosplat.fit import BatchStepCallback, FitConfig, FitResult, StepCallback, fit_batch, resolve_device
+from audiosplat.fit import BatchStepCallback, ClipStart, FitConfig, FitResult, StepCallback, fit_batch, resolve_device
 from audiosplat.rooms import RoomBank, load_room_folder, procedural_bank
 from audiosplat.splatfile import Splat, read_splat, write_splat
 from audiosplat.synth import SynthAssets, render_clips, render_stems
@@ -72,6 +73,7 @@ def fit_audio_files(
     argv: list[str] | None = None,
     on_step: BatchStepCallback | None = None,
     on_batch: Callable[[int, int], None] | None = None,
+    resume: list[Splat] | None = None,
 ) -> list[FitOutcome]:
     """Fit each source (any audio file) and write its events to the matching output.
 
@@ -79,15 +81,21 @@ def fit_audio_files(
     for the device); each result is what fitting the clip alone gives. Every input is read
     and every output checked before any fitting starts. `on_batch(first, count)` is called
     before each batch, `on_step(step, losses)` after each of its steps.
+
+    `resume` continues earlier fits, one .splat per source (see `resume_settings`): their
+    parameters and noise seeds are the start, `fit_config.steps` more steps are taken, and
+    the written file's loss history and step count include the earlier ones.
     """
     sources, outputs = [Path(s) for s in sources], [Path(o) for o in outputs]
     if len(sources) != len(outputs):
         raise ValueError("give one output per input")
     for output in outputs:
         check_output_path(output, inputs=sources)
+    if resume is not None and len(resume) != len(sources):
+        raise ValueError("give one .splat to resume per input")
     torch_device = resolve_device(device)
     clips = [load_clip(s, n_samples=config.n_samples, sample_rate=config.sample_rate, offset_s=offset_s) for s in sources]
-    rooms = load_rooms(rooms_dir, config)
+    rooms = load_rooms(rooms_dir, config) if resume is None else _shared_rooms(resume)
     size = batch_size or default_batch_size(config, torch_device)
     if size < 1:
         raise ValueError(f"batch size must be >= 1, got {size}")
@@ -97,13 +105,47 @@ def fit_audio_files(
         if on_batch is not None:
             on_batch(first, len(batch))
         targets = torch.from_numpy(np.stack([clip.samples for clip in batch]))
-        results = fit_batch(targets, config, fit_config, rooms, torch_device, on_step=on_step)
+        earlier = None if resume is None else resume[first : first + size]
+        start = None if earlier is None else [ClipStart(s.parameters, s.noise_seeds) for s in earlier]
+        results = fit_batch(targets, config, fit_config, rooms, torch_device, on_step=on_step, start=start)
         for k, (clip, result) in enumerate(zip(batch, results)):
             source, output = sources[first + k], outputs[first + k]
+            if earlier is not None:
+                result = _continued(earlier[k], result)
             splat = _splat_from_fit(result, clip, source, config, fit_config, rooms, torch_device, argv)
+            if earlier is not None:
+                splat.fit["steps"] = len(result.loss_history)
             write_splat(output, splat)
             outcomes.append(FitOutcome(splat=splat, result=result, clip=clip))
     return outcomes
+
+
+def resume_settings(splat: Splat, path: Path, source: Path, steps: int, lr: float) -> tuple[ModelConfig, FitConfig]:
+    """The sizes, seed and loss of a fit to continue, from its .splat; refuses a file that was
+    fitted to another source or whose controls were edited since."""
+    stored_sha = splat.provenance.get("source_sha256")
+    if stored_sha is not None and Path(source).exists() and stored_sha != file_sha256(Path(source)):
+        raise AudiosplatError(f"{path}: was fitted to another file than {source}; give the same source to resume")
+    if not splat.latents_match_controls:
+        raise AudiosplatError(f"{path}: its events were edited, so its parameters no longer describe them; cannot resume")
+    fit_config = FitConfig(steps=steps, lr=lr, seed=int(splat.fit.get("seed", 0)), loss=str(splat.fit.get("loss", "multiband")))
+    return splat.config, fit_config
+
+
+def _shared_rooms(splats: list[Splat]) -> RoomBank:
+    """The room bank of the fits to resume, which must all use the same one."""
+    if len({s.rooms.sha256 for s in splats}) > 1:
+        raise AudiosplatError("the .splat files to resume use different rooms; resume them separately")
+    return splats[0].rooms
+
+
+def _continued(earlier: Splat, result: FitResult) -> FitResult:
+    """A continued fit's result with the earlier steps' losses and skips in front."""
+    return dataclasses.replace(
+        result,
+        loss_history=np.concatenate([np.asarray(earlier.loss_history, dtype=np.float64), result.loss_history]),
+        skipped_steps=int(earlier.fit.get("skipped_steps", 0)) + result.skipped_steps,
+    )
 
 
 def default_batch_size(config: ModelConfig, device: torch.device) -> int:

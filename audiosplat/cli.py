@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from audiosplat import __version__
-from audiosplat.api import check_output_path, fit_audio_files, open_splat, render_splat
+from audiosplat.api import check_output_path, fit_audio_files, open_splat, render_splat, resume_settings
 from audiosplat.audio import write_wav, write_wav_stream
 from audiosplat.config import ModelConfig
 from audiosplat.errors import AudiosplatError
@@ -106,6 +106,7 @@ def fit(
     event_samples: Annotated[Optional[int], typer.Option(help="Opt-in approximation: synthesise each event over this many samples (a power of two < --samples) instead of the whole clip; faster by about samples/event-samples, cuts event tails.")] = None,
     loss: Annotated[LossName, typer.Option(help="multiband (deterministic) or noise (the original's stochastic loss).")] = LossName.multiband,
     rooms: Annotated[Optional[Path], typer.Option(help="Folder of impulse-response audio files to use as rooms (default: the built-in procedural rooms).")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the fit stored in this .splat (one input only): its sizes, seed, loss and rooms are used, --steps more steps are taken; Adam restarts.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Clips fitted together in one batch (default: 1 on the CPU, as many as fit in memory on a GPU).")] = None,
     device: DeviceOpt = Device.auto,
     quiet: QuietOpt = False,
@@ -121,12 +122,21 @@ def fit(
         config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples)
         fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss.value)
         outputs = _fit_outputs(sources, output)
+        earlier = None
+        if resume is not None:
+            if len(sources) != 1:
+                raise AudiosplatError("--resume takes exactly one input")
+            earlier = [open_splat(resume)]
+            config, fit_config = resume_settings(earlier[0], resume, sources[0], steps, lr)
+            if resume.resolve() == outputs[0].resolve() and not quiet:
+                err.print(f"{resume}: will be replaced by the continued fit once it is done")
         if verbose:
             err.print(f"fitting {len(sources)} clip(s): {events} events, {samples} samples, {steps} steps, loss {loss.value}, seed {seed}")
         with _step_progress(err, steps, enabled=not quiet) as (on_batch, on_step):
             outcomes = fit_audio_files(
                 sources, outputs, config=config, fit_config=fit_config, offset_s=offset, rooms_dir=rooms,
                 device=device.value, batch_size=batch_size, argv=sys.argv, on_step=on_step, on_batch=on_batch,
+                resume=earlier,
             )
         for path, outcome in zip(outputs, outcomes):
             r = outcome.result

@@ -91,6 +91,14 @@ StepCallback = Callable[[int, float], None]
 Renderer = Callable[[EventControls, SynthAssets], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class ClipStart:
+    """Where a continued fit starts: a model's state dict and its (E,) noise seeds."""
+
+    parameters: dict[str, torch.Tensor]
+    noise_seeds: torch.Tensor
+
+
 def concat_controls(parts: list[EventControls]) -> EventControls:
     """The events of several clips as one set of C*E events, clip after clip."""
     if len(parts) == 1:
@@ -106,6 +114,8 @@ class Fitter:
 
     `renderer` turns the controls of C*E events into (C, N) clips; the default is the fast
     synth, `audiosplat.reference.reference_clips` the slow reference (for benchmarks, tests).
+    `start` continues earlier fits: per clip, the model's state dict and its noise seeds
+    (Adam's moments start afresh); by default every clip starts from `fit_config.seed`.
     """
 
     def __init__(
@@ -116,6 +126,7 @@ class Fitter:
         rooms: RoomBank,
         device: torch.device,
         renderer: Renderer = render_clips,
+        start: list[ClipStart] | None = None,
     ):
         if targets.dim() == 1:
             targets = targets[None]
@@ -123,13 +134,17 @@ class Fitter:
             raise ValueError(f"targets must have shape (C, {config.n_samples}), got {tuple(targets.shape)}")
         self.config, self.fit_config, self.rooms, self.renderer = config, fit_config, rooms, renderer
         self.n_clips = targets.shape[0]
-        self.models, seeds = [], []
-        for _ in range(self.n_clips):
+        if start is not None and len(start) != self.n_clips:
+            raise ValueError(f"give one start per clip: {len(start)} for {self.n_clips} clips")
+        self.models, self.noise_seeds = [], []
+        for c in range(self.n_clips):
             model, noise_seeds = new_model(config, rooms, fit_config.seed)
+            if start is not None:
+                model.load_state_dict(start[c].parameters, strict=True)
+                noise_seeds = start[c].noise_seeds
             self.models.append(model.to(device))
-            seeds.append(noise_seeds)
-        self.noise_seeds = seeds[0]
-        self.assets = SynthAssets.build(config, torch.cat(seeds), rooms, device)
+            self.noise_seeds.append(noise_seeds)
+        self.assets = SynthAssets.build(config, torch.cat(self.noise_seeds), rooms, device)
         self.targets = targets.to(device=device, dtype=torch.float32)
         self.loss_fn = make_loss(fit_config.loss, self.targets, torch.Generator(device="cpu").manual_seed(fit_config.seed))
         betas = (fit_config.beta1, fit_config.beta2)
@@ -185,6 +200,7 @@ def fit_batch(
     rooms: RoomBank,
     device: torch.device,
     on_step: BatchStepCallback | None = None,
+    start: list[ClipStart] | None = None,
 ) -> list[FitResult]:
     """Fit E events to each of C peak-normalised clips `targets` (C, N) together, for
     `fit_config.steps` steps; one result per clip, each as `fit` alone would give it.
@@ -192,8 +208,8 @@ def fit_batch(
     A clip's step whose loss or gradients are not finite is skipped (no update) and counted
     (method.md §9.6). `on_step(step, losses)` is called after every step.
     """
-    start = time.perf_counter()
-    fitter = Fitter(targets, config, fit_config, rooms, device)
+    began = time.perf_counter()
+    fitter = Fitter(targets, config, fit_config, rooms, device, start=start)
     history = np.full((fitter.n_clips, fit_config.steps), np.nan, dtype=np.float64)
     skipped = np.zeros(fitter.n_clips, dtype=np.int64)
     for step in range(fit_config.steps):
@@ -206,12 +222,12 @@ def fit_batch(
         if on_step is not None:
             on_step(step, losses)
     controls, latents, renders, final_losses = fitter.evaluate()
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - began
     e = config.n_events
     return [
         FitResult(
             model=fitter.models[c],
-            noise_seeds=fitter.noise_seeds,
+            noise_seeds=fitter.noise_seeds[c],
             rooms=rooms,
             loss_history=history[c],
             skipped_steps=int(skipped[c]),

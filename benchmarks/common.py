@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_AUDIO = ROOT.parent / "shared" / "audio"
 MOZART = ROOT / "examples" / "piano_mozart_k545.wav"
 
 

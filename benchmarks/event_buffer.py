@@ -49,7 +49,7 @@ def main() -> None:
             times.append(time.perf_counter() - start)
         controls, _, renders, losses = fitter.evaluate()
         render, loss = renders[0], losses[0]
-        exact_assets = SynthAssets.build(exact, fitter.noise_seeds, rooms)
+        exact_assets = SynthAssets.build(exact, fitter.noise_seeds[0], rooms)
         with torch.no_grad():
             exact_render = render_clips(controls, exact_assets)[0]
         record = {

@@ -11,12 +11,13 @@ import wave
 
 import numpy as np
 import pytest
+import torch
 import soundfile as sf
 from typer.testing import CliRunner
 
 from audiosplat.cli import app
 from audiosplat.splatfile import read_splat
-from conftest import GOLDEN, GUITAR
+from conftest import GOLDEN, GUITAR, PIANO
 
 runner = CliRunner()
 SMALL_FIT = ["--samples", "4096", "--events", "4", "--steps", "2", "--device", "cpu"]
@@ -186,3 +187,24 @@ def test_subprocess_error_has_no_traceback(tmp_path):
     result = _subprocess("render", tmp_path / "missing.splat", "-o", tmp_path / "x.wav")
     assert result.returncode == 1
     assert result.stderr.decode().count("\n") == 1 and b"Traceback" not in result.stderr
+
+
+def test_resume_continues_a_fit(fitted_splat, tmp_path):
+    out = tmp_path / "more.splat"
+    result = _run("fit", GUITAR, "-o", out, "--resume", fitted_splat, "--steps", "2", "--device", "cpu")
+    assert result.exit_code == 0, result.stderr
+    before, after = read_splat(fitted_splat), read_splat(out)
+    assert after.fit["steps"] == 5 and after.fit["seed"] == before.fit["seed"]
+    np.testing.assert_array_equal(after.loss_history[:3], before.loss_history)
+    # the first continued step starts from the stored parameters, whose loss the file records
+    assert after.loss_history[3] == pytest.approx(before.fit["final_loss"], rel=1e-6)
+    assert after.fit["final_loss"] < before.fit["final_loss"]
+    assert torch.equal(after.noise_seeds, before.noise_seeds)
+
+
+def test_resume_refuses_another_source_or_several_inputs(fitted_splat, tmp_path):
+    other = tmp_path / "other.wav"
+    sf.write(str(other), np.random.default_rng(0).uniform(-1, 1, 5000), 22050)
+    _assert_one_line_error(_run("fit", other, "-o", tmp_path / "x.splat", "--resume", fitted_splat), "another file")
+    result = _run("fit", GUITAR, PIANO, "-o", tmp_path / "d", "--resume", fitted_splat)
+    assert result.exit_code == 1 and "exactly one input" in result.stderr
