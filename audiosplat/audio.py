@@ -112,20 +112,36 @@ def load_clip(
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> None:
     """Write mono samples as a wav file, atomically (temporary file, then rename)."""
+    data = wav_bytes(samples, sample_rate, subtype)
     with atomic_path(Path(path)) as tmp:
-        sf.write(str(tmp), samples, sample_rate, subtype=subtype, format="WAV")
+        tmp.write_bytes(data)
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> bytes:
-    """The bytes of a wav file holding `samples`, for writing to a stream such as stdout."""
+    """The bytes of a wav file holding `samples`: the same samples give the same bytes."""
     buffer = io.BytesIO()
     sf.write(buffer, samples, sample_rate, subtype=subtype, format="WAV")
-    return buffer.getvalue()
+    return _without_peak_timestamp(bytearray(buffer.getvalue()))
 
 
 def write_wav_stream(stream: BinaryIO, samples: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> None:
     stream.write(wav_bytes(samples, sample_rate, subtype))
     stream.flush()
+
+
+def _without_peak_timestamp(data: bytearray) -> bytes:
+    """libsndfile stamps float wavs' PEAK chunk with the time of writing; zero that field so
+    a file's bytes depend only on its audio."""
+    position = 12  # after "RIFF", size, "WAVE"
+    while position + 8 <= len(data):
+        chunk, size = bytes(data[position : position + 4]), int.from_bytes(data[position + 4 : position + 8], "little")
+        if chunk == b"PEAK" and size >= 8:
+            data[position + 12 : position + 16] = bytes(4)  # after the 4-byte version
+            break
+        if chunk == b"data":
+            break
+        position += 8 + size + (size & 1)
+    return bytes(data)
 
 
 def _short(exc: Exception) -> str:
