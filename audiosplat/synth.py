@@ -85,18 +85,14 @@ def unit_band(
     return window(centre_hz / nyquist_hz, (width_hz / nyquist_hz).clamp_min(EPS_WIDTH), n_samples // 2 + 1)
 
 
-def envelope(
-    centre_s: torch.Tensor, width_s: torch.Tensor, sample_rate: int, n_samples: int, window=gauss_window, n_used=None
-) -> torch.Tensor:
-    """Gaussian envelope over the clip, peak 1. (E,) seconds -> (E, N), or its first
-    `n_used` samples (E, n_used)."""
+def envelope(centre_s: torch.Tensor, width_s: torch.Tensor, sample_rate: int, n_samples: int) -> torch.Tensor:
+    """Gaussian envelope over the clip, peak 1, as method.md writes it: (E,) seconds -> (E, N)."""
     units_per_s = sample_rate / (n_samples - 1)
-    values = window(centre_s * units_per_s, (width_s * units_per_s).clamp_min(EPS_WIDTH), n_samples)
-    return values if n_used is None else values[..., :n_used]
+    return gauss_window(centre_s * units_per_s, (width_s * units_per_s).clamp_min(EPS_WIDTH), n_samples)
 
 
 def fused_envelope(centre_s: torch.Tensor, width_s: torch.Tensor, sample_rate: int, n_samples: int, n_used: int) -> torch.Tensor:
-    """`envelope` computed only over the first `n_used` samples. (E,) seconds -> (E, n_used)."""
+    """The first `n_used` samples of `envelope`, made by the fused window: (E,) -> (E, n_used)."""
     units_per_s = sample_rate / (n_samples - 1)
     return gauss_window_fused(centre_s * units_per_s, (width_s * units_per_s).clamp_min(EPS_WIDTH), n_samples, n_used)
 
