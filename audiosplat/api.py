@@ -18,6 +18,7 @@ from audiosplat.audio import Clip, file_sha256, load_clip
 from audiosplat.config import ModelConfig
 from audiosplat.errors import AudiosplatError
 from audiosplat.fit import BatchStepCallback, ClipStart, FitConfig, FitResult, StepCallback, fit_batch, resolve_device
+from audiosplat.perturb import perturb
 from audiosplat.rooms import RoomBank, load_room_folder, procedural_bank
 from audiosplat.splatfile import Splat, read_splat, write_splat
 from audiosplat.synth import SynthAssets, render_clips, render_stems
@@ -196,6 +197,49 @@ def _splat_from_fit(
     )
 
 
+def perturb_splat_file(
+    source: Path,
+    output: Path,
+    *,
+    amount: float = 0.5,
+    seed: int = 0,
+    target: str = "roots",
+    onset_jitter_s: float = 0.0,
+    variants: int = 1,
+    argv: list[str] | None = None,
+) -> list[tuple[Path, Splat]]:
+    """Write `variants` perturbations of a .splat (seeds seed, seed+1, ...): to `output`
+    itself for one variant, else to <output stem>-001.splat, -002, ... beside it. Each
+    records its parent's SHA-256 and the operation in its provenance's `history`."""
+    source, output = Path(source), Path(output)
+    if variants < 1:
+        raise ValueError(f"variants must be >= 1, got {variants}")
+    splat = read_splat(source)
+    parent_sha = file_sha256(source)
+    if variants == 1:
+        outputs = [output]
+    else:
+        outputs = [output.with_name(f"{output.stem}-{k + 1:03d}{output.suffix or '.splat'}") for k in range(variants)]
+    for path in outputs:
+        check_output_path(path, inputs=[source])
+    written = []
+    for k, path in enumerate(outputs):
+        generator = torch.Generator(device="cpu").manual_seed(seed + k)
+        try:
+            varied = perturb(splat, amount=amount, generator=generator, target=target, onset_jitter_s=onset_jitter_s)
+        except AudiosplatError as exc:
+            raise AudiosplatError(f"{source}: {exc}") from None
+        step = {
+            "op": "perturb", "parent_sha256": parent_sha, "amount": amount, "target": target, "seed": seed + k,
+            "onset_jitter_s": onset_jitter_s, "argv": list(argv or []),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        varied.provenance = {**splat.provenance, "history": [*splat.provenance.get("history", []), step]}
+        write_splat(path, varied)
+        written.append((path, varied))
+    return written
+
+
 def render_splat(splat: Splat, *, device: str = "cpu", stems: bool = False) -> np.ndarray:
     """Audio of the stored events: (N,) float32, or (E, N) with `stems`."""
     torch_device = resolve_device(device)
@@ -239,4 +283,4 @@ def open_splat(path: Path) -> Splat:
     return read_splat(Path(path))
 
 
-__all__ = ["FitOutcome", "fit_audio_file", "fit_audio_files", "render_splat", "open_splat", "check_output_path", "load_rooms"]
+__all__ = ["FitOutcome", "fit_audio_file", "fit_audio_files", "perturb_splat_file", "render_splat", "open_splat", "check_output_path", "load_rooms"]

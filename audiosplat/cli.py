@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from audiosplat import __version__
-from audiosplat.api import check_output_path, fit_audio_files, open_splat, render_splat, resume_settings
+from audiosplat.api import check_output_path, fit_audio_files, open_splat, perturb_splat_file, render_splat, resume_settings
 from audiosplat.audio import write_wav, write_wav_stream
 from audiosplat.config import ModelConfig
 from audiosplat.errors import AudiosplatError
@@ -231,6 +231,45 @@ def render(
         if not quiet:
             extra = f" and {splat.n_events} stems in {stems}" if stems is not None else ""
             err.print(f"{source}: rendered {splat.config.duration_s:.3f} s at {rate} Hz to {'stdout' if to_stdout else output}{extra}")
+
+
+class PerturbTarget(str, Enum):
+    roots = "roots"
+    events = "events"
+    both = "both"
+
+
+@app.command()
+def perturb(
+    source: Annotated[Path, typer.Argument(help="The .splat file to perturb (never modified).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .splat to write; with --variants K, OUT-001.splat ... beside it.", show_default=False)],
+    amount: Annotated[float, typer.Option(min=0.0, help="Half-width a of the uniform noise U(-a, a) added to the latents.")] = 0.5,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the noise; variant k uses seed + k - 1.")] = 0,
+    target: Annotated[PerturbTarget, typer.Option(help="roots: the two root latents (32 events move together, as in the article); events: each event's latent; both.")] = PerturbTarget.roots,
+    times: Annotated[float, typer.Option(min=0.0, help="Also move each onset by U(-t, t) seconds.")] = 0.0,
+    variants: Annotated[int, typer.Option(min=1, help="Number of variants to write.")] = 1,
+    render_wav: Annotated[bool, typer.Option("--render", help="Also render each variant to a wav beside it.")] = False,
+    device: DeviceOpt = Device.auto,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Perturb the latents of fitted events and decode them again, to hear variations.
+
+    Example: audiosplat perturb mozart.splat -o variants/mozart.splat --variants 4 --render
+    """
+    err = _stderr()
+    with _user_errors(verbose):
+        written = perturb_splat_file(
+            source, output, amount=amount, seed=seed, target=target.value, onset_jitter_s=times,
+            variants=variants, argv=sys.argv,
+        )
+        for path, splat in written:
+            if render_wav:
+                wav = path.with_suffix(".wav")
+                write_wav(wav, render_splat(splat, device=device.value), splat.config.sample_rate)
+            typer.echo(str(path))
+        if not quiet:
+            err.print(f"{source}: wrote {len(written)} variant(s) (amount {amount}, target {target.value}, seed {seed})")
 
 
 @app.command()
