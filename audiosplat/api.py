@@ -16,6 +16,7 @@ import torch
 import audiosplat
 from audiosplat.audio import Clip, file_sha256, load_clip
 from audiosplat.config import ModelConfig
+from audiosplat.edits import apply_edits
 from audiosplat.errors import AudiosplatError
 from audiosplat.fit import BatchStepCallback, ClipStart, FitConfig, FitResult, StepCallback, fit_batch, resolve_device
 from audiosplat.perturb import perturb
@@ -240,6 +241,22 @@ def perturb_splat_file(
     return written
 
 
+def edit_splat_file(source: Path, output: Path, operations: list[tuple[str, str]], *, argv: list[str] | None = None) -> Splat:
+    """Apply edits (see `edits.apply_edits`) to a .splat and write the result; the input is
+    never modified. The output records its parent's SHA-256 and the edits in `history`."""
+    source, output = Path(source), Path(output)
+    check_output_path(output, inputs=[source])
+    splat = read_splat(source)
+    edited = apply_edits(splat, operations)
+    step = {
+        "op": "edit", "parent_sha256": file_sha256(source), "operations": [list(o) for o in operations],
+        "argv": list(argv or []), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    edited.provenance = {**splat.provenance, "history": [*splat.provenance.get("history", []), step]}
+    write_splat(output, edited)
+    return edited
+
+
 def render_splat(splat: Splat, *, device: str = "cpu", stems: bool = False) -> np.ndarray:
     """Audio of the stored events: (N,) float32, or (E, N) with `stems`."""
     torch_device = resolve_device(device)
@@ -283,4 +300,4 @@ def open_splat(path: Path) -> Splat:
     return read_splat(Path(path))
 
 
-__all__ = ["FitOutcome", "fit_audio_file", "fit_audio_files", "perturb_splat_file", "render_splat", "open_splat", "check_output_path", "load_rooms"]
+__all__ = ["FitOutcome", "fit_audio_file", "fit_audio_files", "perturb_splat_file", "edit_splat_file", "render_splat", "open_splat", "check_output_path", "load_rooms"]

@@ -17,9 +17,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from audiosplat import __version__
-from audiosplat.api import check_output_path, fit_audio_files, open_splat, perturb_splat_file, render_splat, resume_settings
+from audiosplat.api import check_output_path, edit_splat_file, fit_audio_files, open_splat, perturb_splat_file, render_splat, resume_settings
 from audiosplat.audio import write_wav, write_wav_stream
 from audiosplat.config import ModelConfig
+from audiosplat.edits import EditError
 from audiosplat.errors import AudiosplatError
 from audiosplat.fit import FitConfig
 from audiosplat.runtime import configure_for_fitting
@@ -73,7 +74,7 @@ def _user_errors(verbose: bool) -> Iterator[None]:
         if verbose:
             raise
         typer.echo(f"audiosplat: error: {_one_line(exc)}", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(2 if isinstance(exc, EditError) else 1) from None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -270,6 +271,43 @@ def perturb(
             typer.echo(str(path))
         if not quiet:
             err.print(f"{source}: wrote {len(written)} variant(s) (amount {amount}, target {target.value}, seed {seed})")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def edit(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(help="The .splat file to edit (never modified).", show_default=False)],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The edited .splat to write.", show_default=False)],
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Edit events' controls; edits apply in the order given.
+
+    Selections (SPEC: all | 0,3,7-12 | gain_db<-30 | quietest:8 | loudest:8): --select SPEC
+    (the events the next edits act on; all at first), --keep SPEC (mute the others), --drop
+    SPEC (mute them). Edits: --shift SECONDS, --stretch FACTOR (onset times), --gain DB,
+    --transpose SEMITONES, --decay FACTOR (ring FACTOR times as long), --room NAME|INDEX,
+    --wet SHARE (0..1). Fields for conditions: onset_s, gain_db, pitch_hz, decay_s,
+    noise_centre_hz, noise_width_hz, reverb_wet, resonance_mix.
+
+    Example: audiosplat edit mozart.splat -o edited.splat --drop quietest:32 --select 5 --shift 0.25 --select all --transpose 12
+    """
+    err = _stderr()
+    with _user_errors(verbose):
+        operations = _edit_operations(ctx.args)
+        edit_splat_file(source, output, operations, argv=sys.argv)
+        typer.echo(str(output))
+        if not quiet:
+            err.print(f"{source}: {len(operations)} edit(s) written to {output}")
+
+
+def _edit_operations(args: list[str]) -> list[tuple[str, str]]:
+    """The (name, value) pairs of `--name value` words, in order."""
+    if not args:
+        raise EditError("no edits given (e.g. --gain -6 or --drop quietest:8); see audiosplat edit --help")
+    if len(args) % 2 or not all(a.startswith("--") for a in args[::2]):
+        raise EditError(f"edits come as '--name value' pairs, got: {' '.join(args)}")
+    return [(name[2:], value) for name, value in zip(args[::2], args[1::2])]
 
 
 @app.command()
