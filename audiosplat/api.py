@@ -19,6 +19,7 @@ from audiosplat.config import ModelConfig
 from audiosplat.edits import apply_edits
 from audiosplat.errors import AudiosplatError
 from audiosplat.fit import BatchStepCallback, ClipStart, FitConfig, FitResult, StepCallback, fit_batch, resolve_device
+from audiosplat.metrics import quality
 from audiosplat.perturb import perturb
 from audiosplat.rooms import RoomBank, load_room_folder, procedural_bank
 from audiosplat.splatfile import Splat, read_splat, write_splat
@@ -267,6 +268,15 @@ def render_splat(splat: Splat, *, device: str = "cpu", stems: bool = False) -> n
     return audio.cpu().numpy().astype(np.float32)
 
 
+def quality_against(splat: Splat, source: Path, *, device: str = "cpu") -> dict[str, float]:
+    """Quality of the file's render against a source clip, cut as the fit cut it (the
+    stored offset, length and rate; peak-normalised)."""
+    cfg = splat.config
+    clip = load_clip(Path(source), n_samples=cfg.n_samples, sample_rate=cfg.sample_rate, offset_s=float(splat.provenance.get("offset_s", 0.0)))
+    render = torch.from_numpy(render_splat(splat, device=device))
+    return quality(torch.from_numpy(clip.samples), render, cfg.sample_rate)
+
+
 def check_output_path(output: Path, *, inputs: list[Path]) -> None:
     """Refuse an output that would overwrite an input or whose folder does not exist."""
     output = Path(output)
@@ -300,4 +310,4 @@ def open_splat(path: Path) -> Splat:
     return read_splat(Path(path))
 
 
-__all__ = ["FitOutcome", "fit_audio_file", "fit_audio_files", "perturb_splat_file", "edit_splat_file", "render_splat", "open_splat", "check_output_path", "load_rooms"]
+__all__ = ["FitOutcome", "fit_audio_file", "fit_audio_files", "perturb_splat_file", "edit_splat_file", "render_splat", "quality_against", "open_splat", "check_output_path", "load_rooms"]

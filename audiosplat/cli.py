@@ -17,10 +17,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from audiosplat import __version__
-from audiosplat.api import check_output_path, edit_splat_file, fit_audio_files, open_splat, perturb_splat_file, render_splat, resume_settings
+from audiosplat.api import check_output_path, edit_splat_file, fit_audio_files, open_splat, perturb_splat_file, quality_against, render_splat, resume_settings
 from audiosplat.audio import write_wav, write_wav_stream
 from audiosplat.config import ModelConfig
-from audiosplat.edits import EditError
+from audiosplat.edits import EditError, select
 from audiosplat.errors import AudiosplatError
 from audiosplat.fit import FitConfig
 from audiosplat.runtime import configure_for_fitting
@@ -234,6 +234,12 @@ def render(
             err.print(f"{source}: rendered {splat.config.duration_s:.3f} s at {rate} Hz to {'stdout' if to_stdout else output}{extra}")
 
 
+class SortKey(str, Enum):
+    index = "index"
+    time = "time"
+    energy = "energy"
+
+
 class PerturbTarget(str, Enum):
     roots = "roots"
     events = "events"
@@ -315,6 +321,9 @@ def inspect(
     sources: Annotated[list[Path], typer.Argument(help="One or more .splat files.", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file on stdout.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Only validate; exit 1 if any file is invalid.")] = False,
+    against: Annotated[Optional[Path], typer.Option(help="Source audio: also report the render's quality against it (relative spectral L1 at 2048/256 and 512/128, multi-scale log-mel distance).")] = None,
+    sort: Annotated[SortKey, typer.Option(help="Order of the event table: index, time or energy (loudest first).")] = SortKey.index,
+    events: Annotated[Optional[str], typer.Option(help="Show only these events: 0,3,7-12 or a condition such as gain_db<-30.")] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -333,6 +342,9 @@ def inspect(
                         err.print(f"{path}: valid .splat {splat.format_version}")
                     continue
                 summary = summarise(splat, path)
+                summary["event_table"] = _event_table(splat, summary["event_table"], sort, events)
+                if against is not None:
+                    summary["against"] = {"source": str(against), **quality_against(splat, against)}
                 if as_json:
                     typer.echo(json.dumps(summary))
                 else:
@@ -341,6 +353,17 @@ def inspect(
             failed += 1
     if failed:
         raise typer.Exit(1)
+
+
+def _event_table(splat, rows: list[dict], sort: "SortKey", spec: str | None) -> list[dict]:
+    if spec is not None:
+        chosen = select(splat, spec).tolist()
+        rows = [row for row, keep in zip(rows, chosen) if keep]
+    if sort == SortKey.time:
+        rows = sorted(rows, key=lambda row: row["onset_s"])
+    elif sort == SortKey.energy:
+        rows = sorted(rows, key=lambda row: -row["gain_db"])
+    return rows
 
 
 def _print_summary(s: dict) -> None:
@@ -352,6 +375,12 @@ def _print_summary(s: dict) -> None:
         f"relative spectral L1 {_fmt(s['relative_spectral_l1'])}"
     )
     out.print(f"{s['stored_numbers']} stored numbers, {s['bytes']} bytes; rooms {s['rooms']}; source {s['source']}")
+    if "against" in s:
+        q = s["against"]
+        out.print(
+            f"against {q['source']}: relative spectral L1 {q['relative_spectral_l1_2048_256']:.4f} (2048/256), "
+            f"{q['relative_spectral_l1_512_128']:.4f} (512/128); log-mel distance {q['log_mel_distance']:.4f}"
+        )
     table = Table(box=None, pad_edge=False)
     for name in ("event", "onset s", "gain dB", "pitch Hz", "wave", "resonance", "decay s", "noise Hz", "noise width Hz", "reverb wet", "room"):
         table.add_column(name, justify="left" if name in ("wave", "room") else "right")

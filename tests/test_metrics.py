@@ -1,0 +1,53 @@
+"""Quality figures for `inspect --against`, and the inspect table's ordering and selection."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from audiosplat.metrics import hz_to_mel, log_mel_distance, mel_filterbank
+from audiosplat.splatfile import read_splat
+from conftest import GUITAR
+from test_cli import _run
+
+
+def test_log_mel_distance_is_zero_for_the_same_signal_and_log2_for_half():
+    x = torch.randn(8192, generator=torch.Generator().manual_seed(0))
+    assert log_mel_distance(x, x, 22050) == 0.0
+    # halving the amplitude lowers every (unclamped) log-mel value by log10(2)
+    assert log_mel_distance(x, 0.5 * x, 22050) == pytest.approx(math.log10(2.0), rel=1e-4)
+
+
+def test_mel_filters_peak_at_their_centres():
+    n_fft, n_mels, rate = 2048, 40, 22050
+    bank = mel_filterbank(n_fft, n_mels, rate)
+    assert bank.shape == (n_mels, n_fft // 2 + 1) and float(bank.max()) <= 1.0 + 1e-6
+    top_mel = float(hz_to_mel(torch.tensor(rate / 2.0)))
+    centres_mel = torch.linspace(0.0, top_mel, n_mels + 2, dtype=torch.float64)[1:-1]
+    centres_hz = 700.0 * (10.0 ** (centres_mel / 2595.0) - 1.0)
+    peaks_hz = bank.argmax(dim=1).double() * rate / n_fft
+    bin_hz = rate / n_fft
+    assert float((peaks_hz - centres_hz).abs().max()) <= bin_hz  # each triangle peaks at its mel centre
+
+
+def test_inspect_against_reports_the_stored_quality(fitted_splat):
+    result = _run("inspect", fitted_splat, "--against", GUITAR, "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    stored = read_splat(fitted_splat).fit["relative_spectral_l1"]
+    assert summary["against"]["relative_spectral_l1_2048_256"] == pytest.approx(stored, rel=1e-5)
+    assert summary["against"]["log_mel_distance"] > 0
+
+
+def test_inspect_sorts_and_selects_events(fitted_splat):
+    by_time = json.loads(_run("inspect", fitted_splat, "--json", "--sort", "time").stdout)["event_table"]
+    onsets = [row["onset_s"] for row in by_time]
+    assert onsets == sorted(onsets)
+    by_energy = json.loads(_run("inspect", fitted_splat, "--json", "--sort", "energy").stdout)["event_table"]
+    gains = [row["gain_db"] for row in by_energy]
+    assert gains == sorted(gains, reverse=True)
+    subset = json.loads(_run("inspect", fitted_splat, "--json", "--events", "1,3").stdout)["event_table"]
+    assert [row["event"] for row in subset] == [1, 3]
