@@ -277,6 +277,20 @@ def quality_against(splat: Splat, source: Path, *, device: str = "cpu") -> dict[
     return quality(torch.from_numpy(clip.samples), render, cfg.sample_rate)
 
 
+def draw_splat_timeline(splat: Splat, output: Path, *, against: Path | None = None, device: str = "cpu") -> None:
+    """Draw the timeline PNG of a .splat; with `against`, the source's and the render's
+    spectrograms above it."""
+    from audiosplat.plot import draw_timeline
+
+    stems = render_splat(splat, device=device, stems=True)
+    render = source = None
+    if against is not None:
+        cfg = splat.config
+        source = load_clip(Path(against), n_samples=cfg.n_samples, sample_rate=cfg.sample_rate, offset_s=float(splat.provenance.get("offset_s", 0.0))).samples
+        render = stems.sum(axis=0)
+    draw_timeline(Path(output), splat, stems, render=render, source=source)
+
+
 def check_output_path(output: Path, *, inputs: list[Path]) -> None:
     """Refuse an output that would overwrite an input or whose folder does not exist."""
     output = Path(output)
@@ -310,4 +324,4 @@ def open_splat(path: Path) -> Splat:
     return read_splat(Path(path))
 
 
-__all__ = ["FitOutcome", "fit_audio_file", "fit_audio_files", "perturb_splat_file", "edit_splat_file", "render_splat", "quality_against", "open_splat", "check_output_path", "load_rooms"]
+__all__ = ["FitOutcome", "fit_audio_file", "fit_audio_files", "perturb_splat_file", "edit_splat_file", "render_splat", "quality_against", "draw_splat_timeline", "open_splat", "check_output_path", "load_rooms"]

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from audiosplat import __version__
-from audiosplat.api import check_output_path, edit_splat_file, fit_audio_files, open_splat, perturb_splat_file, quality_against, render_splat, resume_settings
+from audiosplat.api import check_output_path, edit_splat_file, fit_audio_files, draw_splat_timeline, open_splat, perturb_splat_file, quality_against, render_splat, resume_settings
 from audiosplat.audio import write_wav, write_wav_stream
 from audiosplat.config import ModelConfig
 from audiosplat.edits import EditError, select
@@ -324,6 +324,7 @@ def inspect(
     against: Annotated[Optional[Path], typer.Option(help="Source audio: also report the render's quality against it (relative spectral L1 at 2048/256 and 512/128, multi-scale log-mel distance).")] = None,
     sort: Annotated[SortKey, typer.Option(help="Order of the event table: index, time or energy (loudest first).")] = SortKey.index,
     events: Annotated[Optional[str], typer.Option(help="Show only these events: 0,3,7-12 or a condition such as gain_db<-30.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Draw the timeline of events to this PNG (one input file; with --against, spectrograms too). Needs audiosplat[plot].")] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -332,6 +333,9 @@ def inspect(
     Example: audiosplat inspect mozart.splat --json | jq .relative_spectral_l1
     """
     err = _stderr()
+    if plot is not None and len(sources) != 1:
+        typer.echo("audiosplat: error: --plot draws one file; give a single .splat", err=True)
+        raise typer.Exit(2)
     failed = 0
     for path in sources:
         try:
@@ -345,6 +349,9 @@ def inspect(
                 summary["event_table"] = _event_table(splat, summary["event_table"], sort, events)
                 if against is not None:
                     summary["against"] = {"source": str(against), **quality_against(splat, against)}
+                if plot is not None:
+                    draw_splat_timeline(splat, plot, against=against)
+                    summary["plot"] = str(plot)
                 if as_json:
                     typer.echo(json.dumps(summary))
                 else:

@@ -51,3 +51,17 @@ def test_inspect_sorts_and_selects_events(fitted_splat):
     assert gains == sorted(gains, reverse=True)
     subset = json.loads(_run("inspect", fitted_splat, "--json", "--events", "1,3").stdout)["event_table"]
     assert [row["event"] for row in subset] == [1, 3]
+
+
+def test_inspect_draws_the_timeline(fitted_splat, tmp_path):
+    picture = tmp_path / "timeline.png"
+    result = _run("inspect", fitted_splat, "--plot", picture, "--against", GUITAR)
+    assert result.exit_code == 0, result.stderr
+    data = picture.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    assert [p.name for p in tmp_path.iterdir()] == ["timeline.png"]  # no temporary left behind
+
+
+def test_inspect_plot_takes_one_file(fitted_splat, tmp_path):
+    result = _run("inspect", fitted_splat, fitted_splat, "--plot", tmp_path / "t.png")
+    assert result.exit_code == 2 and "one file" in result.stderr
