@@ -282,6 +282,7 @@ def draw_splat_timeline(splat: Splat, output: Path, *, against: Path | None = No
     spectrograms above it."""
     from audiosplat.plot import draw_timeline
 
+    check_output_path(Path(output), inputs=[] if against is None else [Path(against)])
     stems = render_splat(splat, device=device, stems=True)
     render = source = None
     if against is not None:
