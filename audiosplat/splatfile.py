@@ -8,6 +8,7 @@ checked against the file's own config before use, and any problem becomes one
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,9 +83,13 @@ def write_splat(path: Path, splat: Splat) -> None:
     """Write `splat` to `path` atomically: a temporary file in the same folder is written,
     read back and validated, then renamed over `path`."""
     path = Path(path)
+    # HDF5 builds the file in memory; only Python writes to disk, so a full disk is one
+    # clean OSError rather than HDF5 errors from half-closed objects.
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        _write(f, splat)
     with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            _write(f, splat)
+        tmp.write_bytes(buffer.getvalue())
         read_splat(tmp)
 
 
