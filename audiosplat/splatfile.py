@@ -172,8 +172,8 @@ def read_splat(path: Path) -> Splat:
             return _read(f, path)
     except SplatFormatError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
-        raise SplatFormatError(f"{path}: damaged or truncated .splat file ({_first_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file makes HDF5 raise almost anything
+        raise SplatFormatError(f"{path}: damaged or truncated .splat file ({type(exc).__name__}: {_first_line(exc)})") from None
 
 
 def _read(f: h5py.File, path: Path) -> Splat:
@@ -321,6 +321,8 @@ def _array(group: h5py.Group, name: str, shape, kind, fail, finite: bool = True)
     ds = group.get(name)
     if not isinstance(ds, h5py.Dataset):
         raise fail(f"missing dataset {where}")
+    if ds.is_virtual or ds.external:
+        raise fail(f"dataset {where} is a virtual dataset or stored in external files; .splat data must be in the file itself")
     if not np.issubdtype(ds.dtype, kind):
         raise fail(f"dataset {where} has dtype {ds.dtype}, expected {'integers' if kind is np.integer else 'floats'}")
     if shape is not None and tuple(ds.shape) != tuple(shape):
