@@ -86,7 +86,7 @@ def fit_audio_files(
     before each batch, `on_step(step, losses)` after each of its steps.
 
     `resume` continues earlier fits, one .splat per source (see `resume_settings`): their
-    parameters and noise seeds are the start, `fit_config.steps` more steps are taken, and
+    parameters, noise seeds and Adam state are the start, `fit_config.steps` more steps are taken, and
     the written file's loss history and step count include the earlier ones.
     """
     sources, outputs = [Path(s) for s in sources], [Path(o) for o in outputs]
@@ -109,7 +109,7 @@ def fit_audio_files(
             on_batch(first, len(batch))
         targets = torch.from_numpy(np.stack([clip.samples for clip in batch]))
         earlier = None if resume is None else resume[first : first + size]
-        start = None if earlier is None else [ClipStart(s.parameters, s.noise_seeds) for s in earlier]
+        start = None if earlier is None else [ClipStart(s.parameters, s.noise_seeds, s.optimizer) for s in earlier]
         results = fit_batch(targets, config, fit_config, rooms, torch_device, on_step=on_step, start=start)
         for k, (clip, result) in enumerate(zip(batch, results)):
             source, output = sources[first + k], outputs[first + k]
@@ -182,6 +182,7 @@ def _splat_from_fit(
             "device": str(device),
         },
         loss_history=result.loss_history,
+        optimizer=result.optimizer_state or None,
         provenance={
             "source_name": source.name,
             "source_sha256": file_sha256(source),

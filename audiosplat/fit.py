@@ -65,6 +65,7 @@ class FitResult:
     render: torch.Tensor
     controls: EventControls
     latents: torch.Tensor
+    optimizer_state: dict[str, torch.Tensor]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -93,10 +94,36 @@ Renderer = Callable[[EventControls, SynthAssets], torch.Tensor]
 
 @dataclass(frozen=True)
 class ClipStart:
-    """Where a continued fit starts: a model's state dict and its (E,) noise seeds."""
+    """Where a continued fit starts: a model's state dict, its (E,) noise seeds and, when
+    known, Adam's state (`adam_state`), so that the fit goes on as if never stopped."""
 
     parameters: dict[str, torch.Tensor]
     noise_seeds: torch.Tensor
+    optimizer_state: dict[str, torch.Tensor] | None = None
+
+
+def adam_state(model: EventModel, optimiser: torch.optim.Adam) -> dict[str, torch.Tensor]:
+    """Adam's moments by parameter name ("exp_avg.<name>", "exp_avg_sq.<name>") and its
+    step count ("step"), on the CPU; empty before the first step."""
+    state: dict[str, torch.Tensor] = {}
+    for name, param in model.named_parameters():
+        moments = optimiser.state.get(param)
+        if moments:
+            state[f"exp_avg.{name}"] = moments["exp_avg"].detach().cpu().clone()
+            state[f"exp_avg_sq.{name}"] = moments["exp_avg_sq"].detach().cpu().clone()
+            state["step"] = torch.as_tensor(float(moments["step"]))
+    return state
+
+
+def load_adam_state(model: EventModel, optimiser: torch.optim.Adam, state: dict[str, torch.Tensor]) -> None:
+    """Restore what `adam_state` saved (parameters without saved moments start afresh)."""
+    for name, param in model.named_parameters():
+        if f"exp_avg.{name}" in state:
+            optimiser.state[param] = {
+                "step": torch.as_tensor(float(state["step"])),
+                "exp_avg": state[f"exp_avg.{name}"].to(param.device).clone(),
+                "exp_avg_sq": state[f"exp_avg_sq.{name}"].to(param.device).clone(),
+            }
 
 
 def concat_controls(parts: list[EventControls]) -> EventControls:
@@ -114,8 +141,8 @@ class Fitter:
 
     `renderer` turns the controls of C*E events into (C, N) clips; the default is the fast
     synth, `audiosplat.reference.reference_clips` the slow reference (for benchmarks, tests).
-    `start` continues earlier fits: per clip, the model's state dict and its noise seeds
-    (Adam's moments start afresh); by default every clip starts from `fit_config.seed`.
+    `start` continues earlier fits (`ClipStart` per clip); by default every clip starts
+    from `fit_config.seed`.
     """
 
     def __init__(
@@ -149,6 +176,9 @@ class Fitter:
         self.loss_fn = make_loss(fit_config.loss, self.targets, torch.Generator(device="cpu").manual_seed(fit_config.seed))
         betas = (fit_config.beta1, fit_config.beta2)
         self.optimisers = [torch.optim.Adam(m.parameters(), lr=fit_config.lr, betas=betas) for m in self.models]
+        for c, (model, optimiser) in enumerate(zip(self.models, self.optimisers)):
+            if start is not None and start[c].optimizer_state:
+                load_adam_state(model, optimiser, start[c].optimizer_state)
 
     def _decode(self) -> tuple[EventControls, list[torch.Tensor]]:
         decoded = [model() for model in self.models]
@@ -237,6 +267,7 @@ def fit_batch(
             render=renders[c],
             controls=controls.select(slice(c * e, (c + 1) * e)),
             latents=latents[c],
+            optimizer_state=adam_state(fitter.models[c], fitter.optimisers[c]),
         )
         for c in range(fitter.n_clips)
     ]

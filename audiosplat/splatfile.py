@@ -60,6 +60,7 @@ class Splat:
     provenance: dict = field(default_factory=dict)
     latents_match_controls: bool = True
     format_version: str = FORMAT_VERSION
+    optimizer: dict[str, torch.Tensor] | None = None
 
     @property
     def n_events(self) -> int:
@@ -125,6 +126,14 @@ def _write(f: h5py.File, s: Splat) -> None:
     rooms.create_dataset("names", data=np.array(s.rooms.room_names, dtype=h5py.string_dtype()))
     if s.rooms.embedded:
         rooms.create_dataset("impulses", data=_f32(s.rooms.impulses))
+
+    if s.optimizer:
+        opt = f.create_group("optimizer")
+        opt.attrs["step"] = int(s.optimizer["step"])
+        for key, tensor in s.optimizer.items():
+            if key != "step":
+                moment, name = key.split(".", 1)
+                opt.create_dataset(f"{moment}/{name.replace('.', '/')}", data=_f32(tensor))
 
     fit = f.create_group("fit")
     for key, value in s.fit.items():
@@ -227,7 +236,25 @@ def _read(f: h5py.File, path: Path) -> Splat:
         provenance={k: _plain(v) for k, v in _group(f, "provenance", fail).attrs.items()},
         latents_match_controls=bool(f.attrs.get("latents_match_controls", True)),
         format_version=version,
+        optimizer=_read_optimizer(f, expected_params, fail),
     )
+
+
+def _read_optimizer(f: h5py.File, shapes: dict[str, tuple[int, ...]], fail) -> dict[str, torch.Tensor] | None:
+    """The optional /optimizer group: Adam's step and its two moments for every parameter."""
+    g = f.get("optimizer")
+    if g is None:
+        return None
+    if not isinstance(g, h5py.Group):
+        raise fail("/optimizer must be a group")
+    step = g.attrs.get("step")
+    if step is None or not np.issubdtype(np.asarray(step).dtype, np.integer) or int(step) < 1:
+        raise fail("/optimizer/step must be a positive integer")
+    state = {"step": torch.tensor(float(step))}
+    for moment in ("exp_avg", "exp_avg_sq"):
+        for name, shape in shapes.items():
+            state[f"{moment}.{name}"] = torch.from_numpy(_array(g, f"{moment}/{name.replace('.', '/')}", shape, np.floating, fail))
+    return state
 
 
 def _refuse_links(f: h5py.File, fail) -> None:

@@ -210,3 +210,14 @@ def test_resume_refuses_another_source_or_several_inputs(fitted_splat, tmp_path)
     _assert_one_line_error(_run("fit", other, "-o", tmp_path / "x.splat", "--resume", fitted_splat), "another file")
     result = _run("fit", GUITAR, PIANO, "-o", tmp_path / "d", "--resume", fitted_splat)
     assert result.exit_code == 1 and "exactly one input" in result.stderr
+
+
+def test_resume_goes_on_exactly_as_an_uninterrupted_fit(tmp_path):
+    whole, half, rest = tmp_path / "six.splat", tmp_path / "three.splat", tmp_path / "three-more.splat"
+    assert _run("fit", GUITAR, "-o", whole, *SMALL_FIT[:-4], "--steps", "6", "--device", "cpu").exit_code == 0
+    assert _run("fit", GUITAR, "-o", half, *SMALL_FIT[:-4], "--steps", "3", "--device", "cpu").exit_code == 0
+    assert _run("fit", GUITAR, "-o", rest, "--resume", half, "--steps", "3", "--device", "cpu").exit_code == 0
+    a, b = read_splat(whole), read_splat(rest)
+    np.testing.assert_allclose(b.loss_history, a.loss_history, rtol=1e-6)
+    assert b.fit["final_loss"] == pytest.approx(a.fit["final_loss"], rel=1e-6)
+    assert int(b.optimizer["step"]) == 6

@@ -89,7 +89,7 @@ def test_user_rooms_are_embedded(fitted_splat, tmp_path):
     model = EventModel(s.config, 2)
     model.initialise(torch.Generator().manual_seed(0))
     edited = dataclasses.replace(
-        s, rooms=rooms, controls=s.controls.replace(room_weights=weights), parameters=dict(model.state_dict())
+        s, rooms=rooms, controls=s.controls.replace(room_weights=weights), parameters=dict(model.state_dict()), optimizer=None
     )
     path = tmp_path / "rooms.splat"
     write_splat(path, edited)
@@ -202,3 +202,18 @@ def test_refuses_external_links(tmp_path):
         del f["events/gain"]
         f["events/gain"] = h5py.ExternalLink(str(elsewhere), "/gain")
     _refused(path, "link")
+
+
+def test_optimizer_state_round_trips_and_is_validated(fitted_splat, tmp_path):
+    s = read_splat(fitted_splat)
+    assert s.optimizer is not None and int(s.optimizer["step"]) == 3
+    assert set(k.split(".", 1)[1] for k in s.optimizer if k != "step") == set(s.parameters)
+    path = tmp_path / "copy.splat"
+    write_splat(path, s)
+    again = read_splat(path)
+    for key, value in s.optimizer.items():
+        assert torch.equal(again.optimizer[key], value), key
+    with h5py.File(path, "a") as f:
+        del f["optimizer/exp_avg/latent_roots"]
+        f.create_dataset("optimizer/exp_avg/latent_roots", data=np.zeros((3, 3), np.float32))
+    _refused(path, "shape")
