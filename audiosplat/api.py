@@ -77,6 +77,7 @@ def fit_audio_files(
     on_step: BatchStepCallback | None = None,
     on_batch: Callable[[int, int], None] | None = None,
     resume: list[Splat] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[FitOutcome]:
     """Fit each source (any audio file) and write its events to the matching output.
 
@@ -88,6 +89,10 @@ def fit_audio_files(
     `resume` continues earlier fits, one .splat per source (see `resume_settings`): their
     parameters, noise seeds and Adam state are the start, `fit_config.steps` more steps are taken, and
     the written file's loss history and step count include the earlier ones.
+
+    When `should_stop()` turns true, the batch in progress stops between steps and its
+    clips are written as resumable checkpoints (`/fit@partial`, `/fit@steps` = steps done);
+    later batches are not started.
     """
     sources, outputs = [Path(s) for s in sources], [Path(o) for o in outputs]
     if len(sources) != len(outputs):
@@ -104,20 +109,22 @@ def fit_audio_files(
         raise ValueError(f"batch size must be >= 1, got {size}")
     outcomes = []
     for first in range(0, len(clips), size):
+        if should_stop is not None and should_stop():
+            break
         batch = clips[first : first + size]
         if on_batch is not None:
             on_batch(first, len(batch))
         targets = torch.from_numpy(np.stack([clip.samples for clip in batch]))
         earlier = None if resume is None else resume[first : first + size]
         start = None if earlier is None else [ClipStart(s.parameters, s.noise_seeds, s.optimizer) for s in earlier]
-        results = fit_batch(targets, config, fit_config, rooms, torch_device, on_step=on_step, start=start)
+        results = fit_batch(targets, config, fit_config, rooms, torch_device, on_step=on_step, start=start, should_stop=should_stop)
         for k, (clip, result) in enumerate(zip(batch, results)):
             source, output = sources[first + k], outputs[first + k]
             if earlier is not None:
                 result = _continued(earlier[k], result)
             splat = _splat_from_fit(result, clip, source, config, fit_config, rooms, torch_device, argv)
-            if earlier is not None:
-                splat.fit["steps"] = len(result.loss_history)
+            splat.fit["steps"] = len(result.loss_history)
+            splat.fit["partial"] = result.partial
             write_splat(output, splat)
             outcomes.append(FitOutcome(splat=splat, result=result, clip=clip))
     return outcomes

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from enum import Enum
@@ -133,21 +134,48 @@ def fit(
                 err.print(f"{resume}: will be replaced by the continued fit once it is done")
         if verbose:
             err.print(f"fitting {len(sources)} clip(s): {events} events, {samples} samples, {steps} steps, loss {loss.value}, seed {seed}")
-        with _step_progress(err, steps, enabled=not quiet) as (on_batch, on_step):
+        with _step_progress(err, steps, enabled=not quiet) as (on_batch, on_step), _stop_on_signal() as stop_requested:
             outcomes = fit_audio_files(
                 sources, outputs, config=config, fit_config=fit_config, offset_s=offset, rooms_dir=rooms,
                 device=device.value, batch_size=batch_size, argv=sys.argv, on_step=on_step, on_batch=on_batch,
-                resume=earlier,
+                resume=earlier, should_stop=stop_requested,
             )
         for path, outcome in zip(outputs, outcomes):
             r = outcome.result
-            if not quiet:
+            if r.partial:
+                err.print(f"{path}: interrupted after {len(r.loss_history)} steps; wrote a resumable checkpoint (continue with --resume {path})")
+            elif not quiet:
                 skipped = f", {r.skipped_steps} skipped" if r.skipped_steps else ""
                 err.print(
                     f"{path}: final loss {r.final_loss:.6g}, relative spectral L1 {r.relative_l1:.4f} "
                     f"({steps} steps{skipped}, {r.seconds:.1f} s)"
                 )
             typer.echo(str(path))
+        if stop_requested():
+            if len(outcomes) < len(sources):
+                err.print(f"interrupted: {len(sources) - len(outcomes)} input(s) not fitted")
+            raise typer.Exit(130)
+
+
+@contextlib.contextmanager
+def _stop_on_signal():
+    """The first Ctrl-C or SIGTERM asks the fit to stop after its current step (and write
+    resumable checkpoints); a second one interrupts at once. Yields the 'stop asked' test."""
+    requested: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def ask_to_stop(signum, frame) -> None:
+        requested.append(signum)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    for sig in previous:
+        signal.signal(sig, ask_to_stop)
+    try:
+        yield lambda: bool(requested)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _fit_outputs(sources: list[Path], output: Path) -> list[Path]:

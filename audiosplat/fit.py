@@ -66,6 +66,7 @@ class FitResult:
     controls: EventControls
     latents: torch.Tensor
     optimizer_state: dict[str, torch.Tensor]
+    partial: bool = False  # stopped before all its steps (see fit_batch's should_stop)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -231,19 +232,26 @@ def fit_batch(
     device: torch.device,
     on_step: BatchStepCallback | None = None,
     start: list[ClipStart] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[FitResult]:
     """Fit E events to each of C peak-normalised clips `targets` (C, N) together, for
     `fit_config.steps` steps; one result per clip, each as `fit` alone would give it.
 
     A clip's step whose loss or gradients are not finite is skipped (no update) and counted
-    (method.md §9.6). `on_step(step, losses)` is called after every step.
+    (method.md §9.6). `on_step(step, losses)` is called after every step. When
+    `should_stop()` turns true (checked between steps), the fit ends early and the results
+    hold the steps done (`FitResult.partial`), ready to be resumed.
     """
     began = time.perf_counter()
     fitter = Fitter(targets, config, fit_config, rooms, device, start=start)
     history = np.full((fitter.n_clips, fit_config.steps), np.nan, dtype=np.float64)
     skipped = np.zeros(fitter.n_clips, dtype=np.int64)
+    steps_done = 0
     for step in range(fit_config.steps):
+        if should_stop is not None and should_stop():
+            break
         losses, applied = fitter.step()
+        steps_done = step + 1
         for c, (loss, ok) in enumerate(zip(losses, applied)):
             if ok:
                 history[c, step] = loss
@@ -259,7 +267,7 @@ def fit_batch(
             model=fitter.models[c],
             noise_seeds=fitter.noise_seeds[c],
             rooms=rooms,
-            loss_history=history[c],
+            loss_history=history[c, :steps_done],
             skipped_steps=int(skipped[c]),
             final_loss=final_losses[c],
             relative_l1=relative_spectral_l1(fitter.targets[c], renders[c]),
@@ -268,6 +276,7 @@ def fit_batch(
             controls=controls.select(slice(c * e, (c + 1) * e)),
             latents=latents[c],
             optimizer_state=adam_state(fitter.models[c], fitter.optimisers[c]),
+            partial=steps_done < fit_config.steps,
         )
         for c in range(fitter.n_clips)
     ]

@@ -103,15 +103,23 @@ def test_disk_full_leaves_no_partial_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_ctrl_c_during_fit_writes_nothing(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_writes_a_resumable_checkpoint(tmp_path, stop):
     out = tmp_path / "stopped.splat"
     process = _cli("fit", GUITAR, "-o", out, "--samples", "4096", "--events", "4", "--steps", "100000", "--device", "cpu")
-    time.sleep(4.0)
-    process.send_signal(signal.SIGINT)
+    time.sleep(5.0)
+    process.send_signal(stop)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130
-    assert "interrupted" in stderr.decode() and "Traceback" not in stderr.decode()
-    assert list(tmp_path.iterdir()) == []
+    assert process.returncode == 130, stderr.decode()
+    assert "resumable checkpoint" in stderr.decode() and "Traceback" not in stderr.decode()
+    assert [p.name for p in tmp_path.iterdir()] == ["stopped.splat"]
+    checkpoint = read_splat(out)
+    done = checkpoint.fit["steps"]
+    assert checkpoint.fit["partial"] and 0 < done < 100000 and len(checkpoint.loss_history) == done
+    assert int(checkpoint.optimizer["step"]) == done
+    resumed = tmp_path / "resumed.splat"
+    assert _run("fit", GUITAR, "-o", resumed, "--resume", out, "--steps", "2", "--device", "cpu").exit_code == 0
+    assert read_splat(resumed).fit["steps"] == done + 2 and not read_splat(resumed).fit["partial"]
 
 
 def test_kill_9_never_leaves_a_partial_output(tmp_path):
