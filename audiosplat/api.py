@@ -244,7 +244,7 @@ def perturb_splat_file(
             "onset_jitter_s": onset_jitter_s, "argv": list(argv or []),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        varied.provenance = {**splat.provenance, "history": [*splat.provenance.get("history", []), step]}
+        varied.provenance = _with_history(splat.provenance, step)
         write_splat(path, varied)
         written.append((path, varied))
     return written
@@ -261,7 +261,7 @@ def edit_splat_file(source: Path, output: Path, operations: list[tuple[str, str]
         "op": "edit", "parent_sha256": file_sha256(source), "operations": [list(o) for o in operations],
         "argv": list(argv or []), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    edited.provenance = {**splat.provenance, "history": [*splat.provenance.get("history", []), step]}
+    edited.provenance = _with_history(splat.provenance, step)
     write_splat(output, edited)
     return edited
 
@@ -280,7 +280,7 @@ def quality_against(splat: Splat, source: Path, *, device: str = "cpu") -> dict[
     """Quality of the file's render against a source clip, cut as the fit cut it (the
     stored offset, length and rate; peak-normalised)."""
     cfg = splat.config
-    clip = load_clip(Path(source), n_samples=cfg.n_samples, sample_rate=cfg.sample_rate, offset_s=float(splat.provenance.get("offset_s", 0.0)))
+    clip = _source_clip(splat, Path(source))
     render = torch.from_numpy(render_splat(splat, device=device))
     return quality(torch.from_numpy(clip.samples), render, cfg.sample_rate)
 
@@ -294,8 +294,7 @@ def draw_splat_timeline(splat: Splat, output: Path, *, against: Path | None = No
     stems = render_splat(splat, device=device, stems=True)
     render = source = None
     if against is not None:
-        cfg = splat.config
-        source = load_clip(Path(against), n_samples=cfg.n_samples, sample_rate=cfg.sample_rate, offset_s=float(splat.provenance.get("offset_s", 0.0))).samples
+        source = _source_clip(splat, Path(against)).samples
         render = stems.sum(axis=0)
     draw_timeline(Path(output), splat, stems, render=render, source=source)
 
@@ -329,8 +328,16 @@ def device_name(device: torch.device) -> str:
     return f"cpu:{platform.processor() or platform.machine()}"
 
 
-def open_splat(path: Path) -> Splat:
-    return read_splat(Path(path))
+def _source_clip(splat: Splat, source: Path) -> Clip:
+    """The source's clip cut as the fit cut it: the stored offset, length and rate."""
+    cfg = splat.config
+    offset_s = float(splat.provenance.get("offset_s", 0.0))
+    return load_clip(source, n_samples=cfg.n_samples, sample_rate=cfg.sample_rate, offset_s=offset_s)
 
 
-__all__ = ["FitOutcome", "fit_audio_file", "fit_audio_files", "perturb_splat_file", "edit_splat_file", "render_splat", "quality_against", "draw_splat_timeline", "open_splat", "check_output_path", "load_rooms"]
+def _with_history(provenance: dict, step: dict) -> dict:
+    """Provenance of a derived file: its parent's, with one more step in `history`."""
+    return {**provenance, "history": [*provenance.get("history", []), step]}
+
+
+__all__ = ["FitOutcome", "fit_audio_file", "fit_audio_files", "perturb_splat_file", "edit_splat_file", "render_splat", "quality_against", "draw_splat_timeline", "check_output_path", "load_rooms"]

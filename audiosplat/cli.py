@@ -18,12 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from audiosplat import __version__
-from audiosplat.api import check_output_path, edit_splat_file, fit_audio_files, draw_splat_timeline, open_splat, perturb_splat_file, quality_against, render_splat, resume_settings
+from audiosplat.api import check_output_path, edit_splat_file, fit_audio_files, draw_splat_timeline, perturb_splat_file, quality_against, render_splat, resume_settings
 from audiosplat.audio import write_wav, write_wav_stream
 from audiosplat.config import ModelConfig
 from audiosplat.edits import EditError, select
 from audiosplat.errors import AudiosplatError
 from audiosplat.fit import FitConfig
+from audiosplat.splatfile import read_splat
 from audiosplat.runtime import configure_for_fitting
 from audiosplat.summary import summarise
 
@@ -128,7 +129,7 @@ def fit(
         if resume is not None:
             if len(sources) != 1:
                 raise AudiosplatError("--resume takes exactly one input")
-            earlier = [open_splat(resume)]
+            earlier = [read_splat(resume)]
             config, fit_config = resume_settings(earlier[0], resume, sources[0], steps, lr)
             if resume.resolve() == outputs[0].resolve() and not quiet:
                 err.print(f"{resume}: will be replaced by the continued fit once it is done")
@@ -246,7 +247,7 @@ def render(
         to_stdout = str(output) == "-"
         if not to_stdout:
             check_output_path(output, inputs=[source])
-        splat = open_splat(source)
+        splat = read_splat(source)
         rate, fmt = splat.config.sample_rate, SUBTYPES[subtype]
         audio = render_splat(splat, device=device.value)
         if to_stdout:
@@ -368,7 +369,7 @@ def inspect(
     for path in sources:
         try:
             with _user_errors(verbose):
-                splat = open_splat(path)
+                splat = read_splat(path)
                 if check:
                     if not quiet:
                         err.print(f"{path}: valid .splat {splat.format_version}")

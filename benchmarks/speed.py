@@ -46,16 +46,17 @@ def _worker_fit_step(args) -> dict:
 def _worker_render(args) -> dict:
     import torch
 
-    from audiosplat.api import open_splat, render_splat
+    from audiosplat.api import render_splat
+    from audiosplat.splatfile import read_splat
 
     torch.set_num_threads(args.threads)
     splat_path = Path(args.splat)
 
     def render() -> None:
-        render_splat(open_splat(splat_path), device=args.device)
+        render_splat(read_splat(splat_path), device=args.device)
 
     times = time_repeats(render, args.repeats, warmup=1)
-    duration_s = open_splat(splat_path).config.duration_s
+    duration_s = read_splat(splat_path).config.duration_s
     result = summary(times)
     return {"figure": "render", **result, "x_real_time": duration_s / result["median_s"], "peak_rss_mib": peak_rss_mib()}
 
