@@ -21,8 +21,13 @@ from audiosplat.splatfile import read_splat
 from conftest import GOLDEN
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+# CI replays a fixed set of examples (derandomised): the HDF5 C library itself can crash or
+# hang on some corrupted files, which no Python reader can catch; a random run in CI could
+# turn that into a flaky failure. Set FUZZ_EXAMPLES to explore afresh.
+RANDOM = "FUZZ_EXAMPLES" in os.environ
 GOLDEN_BYTES = GOLDEN.read_bytes()
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM, database=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 
 def _read_bytes(data: bytes) -> None:
@@ -80,7 +85,7 @@ def test_wrong_dtypes_and_shapes(name, replacement):
 
 @FUZZ
 @given(st.sampled_from(["n_samples", "n_events", "latent_dim", "frame_size", "n_pitches", "sample_rate", "event_samples"]),
-       st.one_of(st.integers(-2**62, 2**62), st.floats(allow_nan=True), st.text(st.characters(blacklist_characters="\x00"), max_size=5)))
+       st.one_of(st.integers(-2**62, 2**62), st.floats(allow_nan=True), st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=5)))
 def test_hostile_config(key, value):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "fuzz.splat"
