@@ -135,7 +135,7 @@ def fit(
                 err.print(f"{resume}: will be replaced by the continued fit once it is done")
         if verbose:
             err.print(f"fitting {len(sources)} clip(s): {events} events, {samples} samples, {steps} steps, loss {loss.value}, seed {seed}")
-        with _step_progress(err, steps, enabled=not quiet) as (on_batch, on_step), _stop_on_signal() as stop_requested:
+        with _step_progress(err, steps, enabled=not quiet, log_lines=verbose) as (on_batch, on_step), _stop_on_signal() as stop_requested:
             outcomes = fit_audio_files(
                 sources, outputs, config=config, fit_config=fit_config, offset_s=offset, rooms_dir=rooms,
                 device=device.value, batch_size=batch_size, argv=sys.argv, on_step=on_step, on_batch=on_batch,
@@ -198,9 +198,10 @@ def _fit_outputs(sources: list[Path], output: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def _step_progress(console: Console, steps: int, enabled: bool):
-    """A progress bar with step, loss and steps/s per batch; silent when disabled or off a
-    terminal. Yields the (on_batch, on_step) callbacks of `fit_audio_files`."""
+def _step_progress(console: Console, steps: int, enabled: bool, log_lines: bool):
+    """A progress bar with step, loss and steps/s per batch; off a terminal, with `log_lines`,
+    plain lines at the first step and every tenth of the steps instead (logs of batch jobs).
+    Yields the (on_batch, on_step) callbacks of `fit_audio_files`."""
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -223,6 +224,8 @@ def _step_progress(console: Console, steps: int, enabled: bool):
         elapsed = progress.tasks[task].elapsed or 0.0
         mean_loss = sum(losses) / len(losses)
         progress.update(task, completed=step + 1, loss=mean_loss, rate=(step + 1) / elapsed if elapsed else 0.0)
+        if log_lines and enabled and not console.is_terminal and (step == 0 or (step + 1) % max(1, steps // 10) == 0):
+            console.print(f"{progress.tasks[task].description}: step {step + 1}/{steps} loss {mean_loss:.6g} ({elapsed:.1f} s)")
 
     with progress:
         yield on_batch, on_step
