@@ -130,14 +130,17 @@ def fit_audio_files(
     return outcomes
 
 
-def resume_settings(splat: Splat, path: Path, source: Path, steps: int, lr: float) -> tuple[ModelConfig, FitConfig]:
-    """The sizes, seed and loss of a fit to continue, from its .splat; refuses a file that was
-    fitted to another source or whose controls were edited since."""
+def resume_settings(splat: Splat, path: Path, source: Path, steps: int, lr: float | None) -> tuple[ModelConfig, FitConfig]:
+    """The sizes, model, seed, loss and (unless `lr` is given) learning rate of a fit to
+    continue, from its .splat; refuses a file that was fitted to another source or whose
+    controls were edited since."""
     stored_sha = splat.provenance.get("source_sha256")
     if stored_sha is not None and Path(source).exists() and stored_sha != file_sha256(Path(source)):
         raise AudiosplatError(f"{path}: was fitted to another file than {source}; give the same source to resume")
     if not splat.latents_match_controls:
         raise AudiosplatError(f"{path}: its events were edited, so its parameters no longer describe them; cannot resume")
+    stored_lr = splat.fit.get("lr")
+    lr = lr if lr is not None else (float(stored_lr) if isinstance(stored_lr, (int, float)) and stored_lr > 0 else None)
     fit_config = FitConfig(steps=steps, lr=lr, seed=int(splat.fit.get("seed", 0)), loss=str(splat.fit.get("loss", "multiband")))
     return splat.config, fit_config
 
@@ -182,6 +185,7 @@ def _splat_from_fit(
         rooms=rooms,
         fit={
             **fit_config.to_dict(),
+            "lr": fit_config.learning_rate(config.model),
             "final_loss": result.final_loss,
             "relative_spectral_l1": result.relative_l1,
             "skipped_steps": result.skipped_steps,
@@ -213,7 +217,7 @@ def perturb_splat_file(
     *,
     amount: float = 0.5,
     seed: int = 0,
-    target: str = "roots",
+    target: str | None = None,
     onset_jitter_s: float = 0.0,
     variants: int = 1,
     argv: list[str] | None = None,

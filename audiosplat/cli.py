@@ -47,6 +47,11 @@ class LossName(str, Enum):
     noise = "noise"
 
 
+class ModelName(str, Enum):
+    direct = "direct"
+    seed = "seed"
+
+
 class Subtype(str, Enum):
     float = "float"
     pcm16 = "pcm16"
@@ -102,7 +107,8 @@ def fit(
     output: Annotated[Path, typer.Option("--output", "-o", help="The .splat file to write; a folder when there are several inputs.", show_default=False)],
     steps: Annotated[int, typer.Option(min=0, help="Adam steps.")] = 3000,
     events: Annotated[int, typer.Option(help="Number of events, a power of two >= 2.")] = 64,
-    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    model: Annotated[ModelName, typer.Option(help="direct: each event's physical controls fitted directly, started from an analysis of the clip; seed: the original latent-tree model (method.md).")] = ModelName.direct,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (default: 0.01 for direct, 0.001 for seed; when resuming, the stored one).", show_default=False)] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the initial parameters and the noise; stored in the file.")] = 0,
     offset: Annotated[float, typer.Option(help="Start of the clip in the source, seconds.")] = 0.0,
     samples: Annotated[int, typer.Option(help="Clip length in samples at 22050 Hz, a power of two.")] = 2**16,
@@ -122,7 +128,7 @@ def fit(
     """
     err = _stderr()
     with _user_errors(verbose):
-        config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples)
+        config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value)
         fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss.value)
         outputs = _fit_outputs(sources, output)
         earlier = None
@@ -134,7 +140,7 @@ def fit(
             if resume.resolve() == outputs[0].resolve() and not quiet:
                 err.print(f"{resume}: will be replaced by the continued fit once it is done")
         if verbose:
-            err.print(f"fitting {len(sources)} clip(s): {events} events, {samples} samples, {steps} steps, loss {loss.value}, seed {seed}")
+            err.print(f"fitting {len(sources)} clip(s): {config.model} model, {config.n_events} events, {config.n_samples} samples, {steps} steps, loss {fit_config.loss}, seed {fit_config.seed}")
         with _step_progress(err, steps, enabled=not quiet, log_lines=verbose) as (on_batch, on_step), _stop_on_signal() as stop_requested:
             outcomes = fit_audio_files(
                 sources, outputs, config=config, fit_config=fit_config, offset_s=offset, rooms_dir=rooms,
@@ -284,7 +290,7 @@ def perturb(
     output: Annotated[Path, typer.Option("--output", "-o", help="The .splat to write; with --variants K, OUT-001.splat ... beside it.", show_default=False)],
     amount: Annotated[float, typer.Option(min=0.0, help="Half-width a of the uniform noise U(-a, a) added to the latents.")] = 0.5,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the noise; variant k uses seed + k - 1.")] = 0,
-    target: Annotated[PerturbTarget, typer.Option(help="roots: the two root latents (32 events move together, as in the article); events: each event's latent; both.")] = PerturbTarget.roots,
+    target: Annotated[Optional[PerturbTarget], typer.Option(help="roots: the two root latents of a seed-model file (32 events move together, as in the article); events: each event's latent (the only one for direct-model files, whose latents are the events' parameters in natural units); both. Default: roots for seed, events for direct.", show_default=False)] = None,
     times: Annotated[float, typer.Option(min=0.0, help="Also move each onset by U(-t, t) seconds.")] = 0.0,
     variants: Annotated[int, typer.Option(min=1, help="Number of variants to write.")] = 1,
     render_wav: Annotated[bool, typer.Option("--render", help="Also render each variant to a wav beside it.")] = False,
@@ -299,7 +305,7 @@ def perturb(
     err = _stderr()
     with _user_errors(verbose):
         written = perturb_splat_file(
-            source, output, amount=amount, seed=seed, target=target.value, onset_jitter_s=times,
+            source, output, amount=amount, seed=seed, target=target and target.value, onset_jitter_s=times,
             variants=variants, argv=sys.argv,
         )
         for path, splat in written:
@@ -308,7 +314,7 @@ def perturb(
                 write_wav(wav, render_splat(splat, device=device.value), splat.config.sample_rate)
             typer.echo(str(path))
         if not quiet:
-            err.print(f"{source}: wrote {len(written)} variant(s) (amount {amount}, target {target.value}, seed {seed})")
+            err.print(f"{source}: wrote {len(written)} variant(s) (amount {amount}, seed {seed})")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -6,6 +6,9 @@ import math
 from dataclasses import asdict, dataclass
 
 
+MODELS = ("direct", "seed")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The sizes that fix the shapes of the parameters and the signals (method.md §1).
@@ -17,6 +20,8 @@ class ModelConfig:
         latent_dim: size D of each event's latent vector.
         frame_size: samples per control frame; F = n_samples / frame_size frames.
         n_pitches: pitches per wave shape in the wavetable (4 shapes).
+        model: "direct" (each event's controls are its own parameters, `direct.py`) or
+            "seed" (method.md's latent tree and decoder, `model.py`).
         event_samples: samples each event is synthesised over before it is placed on the
             clip; None (the default, exact) means n_samples. A shorter buffer is an opt-in
             approximation: an event's tail beyond it is cut, and its filters are circular
@@ -31,8 +36,11 @@ class ModelConfig:
     frame_size: int = 256
     n_pitches: int = 128
     event_samples: int | None = None
+    model: str = "direct"
 
     def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model '{self.model}' (choose {' or '.join(MODELS)})")
         if self.frame_size < 1:
             raise ValueError(f"frame_size must be >= 1, got {self.frame_size}")
         if self.n_samples < 2 * self.frame_size or not _is_power_of_two(self.n_samples):

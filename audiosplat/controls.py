@@ -47,6 +47,9 @@ class EventControls:
     crossfade_per_frame: torch.Tensor
     room_weights: torch.Tensor
     reverb_mix: torch.Tensor
+    # (E,) float onsets in samples that round to onset_bits' onsets and carry a gradient:
+    # set by models with continuous onsets during a fit, never stored.
+    onset_continuous: torch.Tensor | None = None
 
     @property
     def n_events(self) -> int:
@@ -59,11 +62,12 @@ class EventControls:
 
     def named_fields(self) -> dict[str, torch.Tensor]:
         """The physical fields (everything but onset_bits) by name."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "onset_bits"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("onset_bits", "onset_continuous")}
 
     def map(self, fn) -> "EventControls":
         """Apply `fn` to every tensor (e.g. detach, move to a device)."""
-        return EventControls(**{f.name: fn(getattr(self, f.name)) for f in fields(self)})
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return EventControls(**{name: None if v is None else fn(v) for name, v in values.items()})
 
     def select(self, index: torch.Tensor) -> "EventControls":
         """Controls of the events in `index` (int64 indices or a boolean mask)."""

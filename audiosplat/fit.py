@@ -1,4 +1,4 @@
-"""The optimiser loop: Adam on the seed model's parameters against a spectral loss.
+"""The optimiser loop: Adam on a model's parameters against a spectral loss.
 
 The loop owns nothing global: the seed, the device and the progress callback come in;
 the fitted parameters, the loss history and the quality figures come out.
@@ -15,22 +15,29 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from audiosplat.analysis import find_notes
 from audiosplat.config import ModelConfig
 from audiosplat.controls import EventControls
-from audiosplat.loss import make_loss, relative_spectral_l1
+from audiosplat.direct import DirectModel, initial_groups
+from audiosplat.models import Model, build_model
+from audiosplat.loss import FULL_BAND_STFT, framed_stft_magnitude, make_loss, relative_spectral_l1
 from audiosplat.model import EventModel
 from audiosplat.rooms import RoomBank
 from audiosplat.synth import SynthAssets, noise_seeds_for, render_clips
 
 LOSSES = ("multiband", "noise")
-
+DEFAULT_LR = {"seed": 1e-3, "direct": 1e-2}
+# Adam moves a parameter by about its learning rate per step, so each group of the direct
+# model gets a rate in its own units: a fiftieth of a frame, a fiftieth of a semitone, ...
+DIRECT_LR_SCALE = {"onset_frames": 2.0, "pitch": 2.0, "noise": 2.0, "mix": 5.0, "shape": 5.0, "room": 5.0, "reverb": 5.0}
 
 @dataclass(frozen=True)
 class FitConfig:
-    """How to fit: Adam(lr, betas) for `steps` steps, gradient norm clipped at `grad_clip`."""
+    """How to fit: Adam(lr, betas) for `steps` steps, gradient norm clipped at `grad_clip`.
+    `lr` None means the model's default (`learning_rate`)."""
 
     steps: int = 3000
-    lr: float = 1e-3
+    lr: float | None = None
     beta1: float = 0.9
     beta2: float = 0.999
     seed: int = 0
@@ -40,10 +47,13 @@ class FitConfig:
     def __post_init__(self) -> None:
         if self.steps < 0:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"learning rate must be a positive number, got {self.lr}")
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss '{self.loss}' (choose {' or '.join(LOSSES)})")
+
+    def learning_rate(self, model: str) -> float:
+        return DEFAULT_LR[model] if self.lr is None else self.lr
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,7 +64,7 @@ class FitResult:
     """A fitted model and how the fit went. `loss_history[i]` is the loss before step i's
     update (NaN for a skipped step); `final_loss` is the loss of the final parameters."""
 
-    model: EventModel
+    model: Model
     noise_seeds: torch.Tensor
     rooms: RoomBank
     loss_history: np.ndarray
@@ -80,11 +90,24 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def new_model(config: ModelConfig, rooms: RoomBank, seed: int) -> tuple[EventModel, torch.Tensor]:
-    """A freshly initialised model and its per-event noise seeds, both fixed by `seed`."""
-    model = EventModel(config, rooms.n_rooms)
-    model.initialise(torch.Generator(device="cpu").manual_seed(seed))
+def new_model(config: ModelConfig, rooms: RoomBank, seed: int, target: torch.Tensor | None = None) -> tuple[Model, torch.Tensor]:
+    """A freshly initialised model and its per-event noise seeds, both fixed by `seed`: the
+    seed model at random, the direct model from the notes found in `target` (N,)."""
+    model = build_model(config, rooms.n_rooms)
+    if isinstance(model, EventModel):
+        model.initialise(torch.Generator(device="cpu").manual_seed(seed))
+    else:
+        clip = torch.nan_to_num(target.detach().cpu().float(), nan=0.0, posinf=0.0, neginf=0.0)
+        model.initialise_from(initial_groups(find_notes(clip, config), config, rooms.n_rooms))
     return model, noise_seeds_for(seed, config.n_events)
+
+
+def parameter_groups(model: Model, lr: float) -> list[dict]:
+    """Adam's parameter groups: one for the seed model, one per control group (with its
+    rate from `DIRECT_LR_SCALE`) for the direct model."""
+    if isinstance(model, EventModel):
+        return [{"params": list(model.parameters()), "lr": lr}]
+    return [{"params": [p], "lr": lr * DIRECT_LR_SCALE.get(name, 1.0)} for name, p in model.groups.items()]
 
 
 StepCallback = Callable[[int, float], None]
@@ -103,7 +126,7 @@ class ClipStart:
     optimizer_state: dict[str, torch.Tensor] | None = None
 
 
-def adam_state(model: EventModel, optimiser: torch.optim.Adam) -> dict[str, torch.Tensor]:
+def adam_state(model: Model, optimiser: torch.optim.Adam) -> dict[str, torch.Tensor]:
     """Adam's moments by parameter name ("exp_avg.<name>", "exp_avg_sq.<name>") and its
     step count ("step"), on the CPU; empty before the first step."""
     state: dict[str, torch.Tensor] = {}
@@ -116,7 +139,7 @@ def adam_state(model: EventModel, optimiser: torch.optim.Adam) -> dict[str, torc
     return state
 
 
-def load_adam_state(model: EventModel, optimiser: torch.optim.Adam, state: dict[str, torch.Tensor]) -> None:
+def load_adam_state(model: Model, optimiser: torch.optim.Adam, state: dict[str, torch.Tensor]) -> None:
     """Restore what `adam_state` saved (parameters without saved moments start afresh)."""
     for name, param in model.named_parameters():
         if f"exp_avg.{name}" in state:
@@ -131,8 +154,8 @@ def concat_controls(parts: list[EventControls]) -> EventControls:
     """The events of several clips as one set of C*E events, clip after clip."""
     if len(parts) == 1:
         return parts[0]
-    fields = [f.name for f in dataclasses.fields(EventControls)]
-    return EventControls(**{name: torch.cat([getattr(p, name) for p in parts]) for name in fields})
+    columns = {f.name: [getattr(p, f.name) for p in parts] for f in dataclasses.fields(EventControls)}
+    return EventControls(**{name: None if v[0] is None else torch.cat(v) for name, v in columns.items()})
 
 
 class Fitter:
@@ -166,7 +189,7 @@ class Fitter:
             raise ValueError(f"give one start per clip: {len(start)} for {self.n_clips} clips")
         self.models, self.noise_seeds = [], []
         for c in range(self.n_clips):
-            model, noise_seeds = new_model(config, rooms, fit_config.seed)
+            model, noise_seeds = new_model(config, rooms, fit_config.seed, targets[c])
             if start is not None:
                 model.load_state_dict(start[c].parameters, strict=True)
                 noise_seeds = start[c].noise_seeds
@@ -176,10 +199,25 @@ class Fitter:
         self.targets = targets.to(device=device, dtype=torch.float32)
         self.loss_fn = make_loss(fit_config.loss, self.targets, torch.Generator(device="cpu").manual_seed(fit_config.seed))
         betas = (fit_config.beta1, fit_config.beta2)
-        self.optimisers = [torch.optim.Adam(m.parameters(), lr=fit_config.lr, betas=betas) for m in self.models]
+        if isinstance(self.models[0], DirectModel) and start is None:
+            self._match_level()
+        lr = fit_config.learning_rate(config.model)
+        self.optimisers = [torch.optim.Adam(parameter_groups(m, lr), betas=betas) for m in self.models]
         for c, (model, optimiser) in enumerate(zip(self.models, self.optimisers)):
             if start is not None and start[c].optimizer_state:
                 load_adam_state(model, optimiser, start[c].optimizer_state)
+
+    def _match_level(self) -> None:
+        """Scale each clip's gains so that its first render's spectrogram matches the
+        target's in the least-squares sense (the analysis finds relative levels only)."""
+        with torch.no_grad():
+            controls, _ = self._decode()
+            renders = self.renderer(controls, self.assets)
+            for model, render, target in zip(self.models, renders, self.targets):
+                r, t = (framed_stft_magnitude(x, *FULL_BAND_STFT) for x in (render, target))
+                scale = (r * t).sum() / (r * r).sum().clamp_min(1e-12)
+                if bool(torch.isfinite(scale)):  # a broken target is left to the step guard
+                    model.groups["log_gain"].add_(scale.clamp_min(1e-6).log())
 
     def _decode(self) -> tuple[EventControls, list[torch.Tensor]]:
         decoded = [model() for model in self.models]
@@ -273,7 +311,7 @@ def fit_batch(
             relative_l1=relative_spectral_l1(fitter.targets[c], renders[c]),
             seconds=seconds,
             render=renders[c],
-            controls=controls.select(slice(c * e, (c + 1) * e)),
+            controls=controls.select(slice(c * e, (c + 1) * e)).replace(onset_continuous=None),
             latents=latents[c],
             optimizer_state=adam_state(fitter.models[c], fitter.optimisers[c]),
             partial=steps_done < fit_config.steps,

@@ -82,6 +82,11 @@ class EventModel(nn.Module):
         self.register_buffer("leaf_path_bits", (event[:, None] >> shifts) & 1, persistent=False)
         self.register_buffer("leaf_node_index", event[:, None] >> shifts, persistent=False)
 
+    @property
+    def latent_width(self) -> int:
+        """Columns of the (E, D) latents `forward` returns."""
+        return self.config.latent_dim
+
     def initialise(self, generator: torch.Generator) -> None:
         """Free tensors U(-0.1, 0.1); linear weights U(-0.05, 0.05), biases 0; LayerNorm 1, 0."""
         with torch.no_grad():

@@ -164,3 +164,31 @@ def delay_by_bits(signal: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
         (E, N) events placed on the clip.
     """
     return _DelayByBits.apply(signal, bits)
+
+
+class _DelayBySamples(torch.autograd.Function):
+    """Delay by a continuous onset: the forward shifts by the rounded onset (exactly what
+    the stored integer onset renders); the backward gives the onset the gradient of a
+    continuous shift, d out[n] / d onset = -signal'[n - onset] (central differences)."""
+
+    @staticmethod
+    def forward(ctx, signal: torch.Tensor, onset_samples: torch.Tensor, n_out: int) -> torch.Tensor:
+        onset = onset_samples.detach().round().long()
+        ctx.save_for_backward(signal, onset)
+        return _shift(signal, -onset, n_out)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        signal, onset = ctx.saved_tensors
+        grad_signal = _shift(grad_out, onset, signal.shape[-1])
+        if not ctx.needs_input_grad[1]:
+            return grad_signal, None, None
+        padded = torch.nn.functional.pad(signal, (1, 1))
+        slope = 0.5 * (padded[:, 2:] - padded[:, :-2])
+        return grad_signal, -(grad_signal * slope).sum(dim=-1), None
+
+
+def delay_by_samples(signal: torch.Tensor, onset_samples: torch.Tensor, n_out: int) -> torch.Tensor:
+    """Delay each event by a continuous onset, rendered at the nearest sample (truncated at
+    n_out), differentiable in the onset. (E, L), (E,) float samples in [0, n_out) -> (E, n_out)."""
+    return _DelayBySamples.apply(signal, onset_samples, n_out)

@@ -17,11 +17,13 @@ TARGETS = ("roots", "events", "both")
 
 
 def perturb(
-    splat: Splat, *, amount: float, generator: torch.Generator, target: str = "roots", onset_jitter_s: float = 0.0
+    splat: Splat, *, amount: float, generator: torch.Generator, target: str | None = None, onset_jitter_s: float = 0.0
 ) -> Splat:
-    """Add U(-amount, amount) to latents and decode them again through the stored decoder.
+    """Add U(-amount, amount) to latents and decode them again through the stored model.
 
-    target "roots" moves the two root latents of the tree, so all the events under a root
+    For the direct model the latents are the events' own parameters in their natural units
+    (semitones of pitch, log gain, ...: `direct.GROUPS`), and only target "events" applies
+    (the default there). For the seed model (default target "roots"), "roots" moves the two root latents of the tree, so all the events under a root
     move together (as the article did; the stored parameters change with them); "events"
     moves each event's own latent (the tree parameters stay as fitted); "both" does both.
     Onsets are kept, unless `onset_jitter_s` > 0 moves each by U(-j, j) seconds (clamped to
@@ -31,6 +33,10 @@ def perturb(
         AudiosplatError: the file's controls were edited (decoding would undo the edit), or
             a setting is out of range.
     """
+    direct = splat.config.model == "direct"
+    target = target or ("events" if direct else "roots")
+    if direct and target != "events":
+        raise AudiosplatError(f"target '{target}' needs the seed model's latent tree; this file holds a direct model (use target events)")
     if target not in TARGETS:
         raise AudiosplatError(f"unknown perturbation target '{target}' (choose {', '.join(TARGETS)})")
     if not amount >= 0 or not onset_jitter_s >= 0:
@@ -56,6 +62,9 @@ def perturb(
         onset_bits = samples_to_bits(onsets, cfg.n_time_bits)
     with torch.no_grad():
         controls = model.decode(latents, onset_bits)
+    if direct:  # its parameters are its latents, onsets included
+        parameters = model.state_for(latents, controls.onset_samples)
+        latents = torch.cat(list(parameters.values()), dim=-1)
     return dataclasses.replace(splat, controls=controls, latents=latents, parameters=parameters)
 
 

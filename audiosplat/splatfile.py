@@ -18,15 +18,15 @@ import numpy as np
 import torch
 
 from audiosplat.atomic import atomic_path
-from audiosplat.config import ModelConfig
+from audiosplat.config import MODELS, ModelConfig
 from audiosplat.controls import CONTROL_FIELDS, EventControls
 from audiosplat.errors import SplatFormatError
-from audiosplat.model import EventModel
+from audiosplat.models import Model, build_model
 from audiosplat.onset import samples_to_bits
 from audiosplat.rooms import PROCEDURAL_BANK, RoomBank, procedural_bank
 
 FORMAT_NAME = "audiosplat.splat"
-FORMAT_VERSION = "1.0.0"
+FORMAT_VERSION = "1.1.0"
 SUPPORTED_MAJOR = 1
 # Bounds on the config read from a file, so a hostile file cannot ask for huge allocations.
 MAX_SAMPLES = 2**22
@@ -35,7 +35,6 @@ MAX_LATENT = 1024
 MAX_PITCHES = 1024
 MAX_ROOMS = 256
 MAX_ROOM_SAMPLES = 2**26  # R * N of embedded impulses: 256 MiB of float32
-MODEL = "seed"
 CONFIG_KEYS = ("sample_rate", "n_samples", "n_events", "latent_dim", "frame_size", "n_pitches")
 
 
@@ -66,9 +65,9 @@ class Splat:
     def n_events(self) -> int:
         return self.config.n_events
 
-    def model(self) -> EventModel:
-        """The decoder with the stored parameters, on the CPU."""
-        model = EventModel(self.config, self.rooms.n_rooms)
+    def model(self) -> Model:
+        """The model with the stored parameters, on the CPU."""
+        model = build_model(self.config, self.rooms.n_rooms)
         model.load_state_dict(self.parameters, strict=True)
         return model
 
@@ -104,7 +103,7 @@ def _write(f: h5py.File, s: Splat) -> None:
     for key in CONFIG_KEYS:
         g.attrs[key] = int(getattr(cfg, key))
     g.attrs["event_samples"] = int(cfg.event_length)
-    g.attrs["model"] = MODEL
+    g.attrs["model"] = cfg.model
 
     params = f.create_group("parameters")
     for name, tensor in s.parameters.items():
@@ -204,7 +203,8 @@ def _read(f: h5py.File, path: Path) -> Splat:
     config = _read_config(_group(f, "config", fail), fail)
     e, n, b = config.n_events, config.n_samples, config.n_time_bits
     rooms = _read_rooms(_group(f, "rooms", fail), config, fail)
-    expected_params = {k: tuple(v.shape) for k, v in EventModel(config, rooms.n_rooms).state_dict().items()}
+    model = build_model(config, rooms.n_rooms)
+    expected_params = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     params_group = _group(f, "parameters", fail)
     parameters = {
         name: torch.from_numpy(_array(params_group, name.replace(".", "/"), shape, np.floating, fail))
@@ -227,7 +227,7 @@ def _read(f: h5py.File, path: Path) -> Splat:
     return Splat(
         config=config,
         controls=controls,
-        latents=torch.from_numpy(_array(ev, "latent", (e, config.latent_dim), np.floating, fail)),
+        latents=torch.from_numpy(_array(ev, "latent", (e, model.latent_width), np.floating, fail)),
         noise_seeds=torch.from_numpy(_array(ev, "noise_seed", (e,), np.integer, fail).astype(np.int64)),
         parameters=parameters,
         rooms=rooms,
@@ -282,9 +282,10 @@ def _read_config(g: h5py.Group, fail) -> ModelConfig:
         if int(value) < 1:
             raise fail(f"/config/{key} = {int(value)} must be positive")
         values[key] = int(value)
-    model = _text(g.attrs.get("model", MODEL))
-    if model != MODEL:
-        raise fail(f"/config/model is '{model}', a model this audiosplat does not know (it knows '{MODEL}')")
+    model = _text(g.attrs.get("model", "seed"))
+    if model not in MODELS:
+        raise fail(f"/config/model is '{model}', a model this audiosplat does not know (it knows {', '.join(MODELS)})")
+    values["model"] = model
     event_samples = g.attrs.get("event_samples")  # optional: absent means n_samples (exact)
     if event_samples is not None:
         if not np.issubdtype(np.asarray(event_samples).dtype, np.integer) or np.asarray(event_samples).ndim:

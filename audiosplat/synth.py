@@ -19,7 +19,7 @@ import torch
 from audiosplat.config import ModelConfig
 from audiosplat.controls import EventControls
 from audiosplat.dsp import EPS_WIDTH, exp_decay, exp_decay_prefix, gauss_window
-from audiosplat.onset import delay_by_bits
+from audiosplat.onset import delay_by_bits, delay_by_samples
 from audiosplat.rooms import RoomBank
 from audiosplat.spectral_ops import causal_convolution, gauss_window_fused, zero_phase_filter
 from audiosplat.wavetable import make_wavetable
@@ -129,7 +129,10 @@ def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
 
 def render_placed(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     """Events delayed to their onsets, before the reverb: (E, N)."""
-    return delay_by_bits(event_signals(controls, assets), controls.onset_bits)
+    signals = event_signals(controls, assets)
+    if controls.onset_continuous is not None:
+        return delay_by_samples(signals, controls.onset_continuous, assets.config.n_samples)
+    return delay_by_bits(signals, controls.onset_bits)
 
 
 def reverb_clips(placed: torch.Tensor, controls: EventControls, assets: SynthAssets) -> torch.Tensor:

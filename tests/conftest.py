@@ -24,3 +24,12 @@ def fitted_splat(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("fitted") / "guitar.splat"
     fit_audio_file(GUITAR, path, config=TINY, fit_config=FitConfig(steps=3, seed=1), device="cpu", argv=["pytest"])
     return path
+
+
+@pytest.fixture(scope="session")
+def fitted_seed_splat(tmp_path_factory) -> Path:
+    """As `fitted_splat`, with the seed model (method.md's latent tree and decoder)."""
+    path = tmp_path_factory.mktemp("fitted-seed") / "guitar.splat"
+    config = ModelConfig(n_samples=4096, n_events=4, model="seed")
+    fit_audio_file(GUITAR, path, config=config, fit_config=FitConfig(steps=3, seed=1), device="cpu", argv=["pytest"])
+    return path

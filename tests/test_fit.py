@@ -44,7 +44,7 @@ def test_non_finite_steps_are_skipped_and_change_nothing():
     target = torch.full((TINY.n_samples,), float("nan"))
     result = fit(target, TINY, FitConfig(steps=4), rooms, torch.device("cpu"))
     assert result.skipped_steps == 4 and np.all(np.isnan(result.loss_history))
-    initial, _ = new_model(TINY, rooms, 0)
+    initial, _ = new_model(TINY, rooms, 0, target)
     for name, value in initial.state_dict().items():
         assert torch.equal(value, result.model.state_dict()[name]), name
 

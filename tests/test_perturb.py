@@ -29,8 +29,8 @@ def test_zero_amount_decodes_to_the_same_events(fitted_splat):
         assert torch.equal(same.controls.named_fields()[name], value), name
 
 
-def test_roots_move_the_events_under_each_root_together(fitted_splat):
-    s = read_splat(fitted_splat)
+def test_roots_move_the_events_under_each_root_together(fitted_seed_splat):
+    s = read_splat(fitted_seed_splat)
     moved = perturb(s, amount=0.5, generator=_gen(1), target="roots")
     delta = moved.latents - s.latents
     half = s.n_events // 2
@@ -45,13 +45,26 @@ def test_roots_move_the_events_under_each_root_together(fitted_splat):
     assert not torch.allclose(moved.controls.resonance, s.controls.resonance)
 
 
-def test_events_move_each_event_on_its_own(fitted_splat):
-    s = read_splat(fitted_splat)
+def test_events_move_each_event_on_its_own(fitted_seed_splat):
+    s = read_splat(fitted_seed_splat)
     moved = perturb(s, amount=0.25, generator=_gen(2), target="events")
     delta = moved.latents - s.latents
     assert float(delta.abs().max()) <= 0.25
     assert len({tuple(row.tolist()) for row in delta}) == s.n_events
     assert torch.equal(moved.parameters["latent_roots"], s.parameters["latent_roots"])
+
+
+def test_direct_model_events_move_in_natural_units_and_stay_resumable(fitted_splat):
+    s = read_splat(fitted_splat)
+    moved = perturb(s, amount=0.5, generator=_gen(2))  # default target for direct: events
+    pitch_shift = moved.parameters["groups.pitch"] - s.parameters["groups.pitch"]
+    assert 0 < float(pitch_shift.abs().max()) <= 0.5  # semitones
+    assert torch.equal(moved.controls.onset_samples, s.controls.onset_samples)
+    assert torch.equal(moved.latents, torch.cat(list(moved.parameters.values()), dim=-1))
+    again, _ = moved.model()()  # the stored parameters decode to the stored controls
+    assert torch.allclose(again.resonance, moved.controls.resonance) and torch.allclose(again.gain, moved.controls.gain)
+    with pytest.raises(AudiosplatError, match="seed model"):
+        perturb(s, amount=0.5, generator=_gen(2), target="roots")
 
 
 def test_onset_jitter_stays_within_bounds(fitted_splat):
@@ -63,8 +76,8 @@ def test_onset_jitter_stays_within_bounds(fitted_splat):
     assert int(moved.controls.onset_samples.min()) >= 0 and int(moved.controls.onset_samples.max()) < s.config.n_samples
 
 
-def test_perturbed_events_sound_different_and_are_reproducible(fitted_splat):
-    s = read_splat(fitted_splat)
+def test_perturbed_events_sound_different_and_are_reproducible(fitted_seed_splat):
+    s = read_splat(fitted_seed_splat)
     a = render_splat(perturb(s, amount=0.5, generator=_gen(4), target="both"))
     b = render_splat(perturb(s, amount=0.5, generator=_gen(4), target="both"))
     assert np.array_equal(a, b)

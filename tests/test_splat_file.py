@@ -12,7 +12,7 @@ import torch
 
 from audiosplat.api import render_splat
 from audiosplat.errors import SplatFormatError
-from audiosplat.model import EventModel
+from audiosplat.models import build_model
 from audiosplat.rooms import user_bank
 from audiosplat.splatfile import FORMAT_VERSION, read_splat, write_splat
 from conftest import GOLDEN
@@ -86,10 +86,10 @@ def test_user_rooms_are_embedded(fitted_splat, tmp_path):
     rooms = user_bank(["tap", "ramp"], impulses)
     weights = torch.tensor([[1.0, 0.0]]).repeat(s.n_events, 1)
     # the room head's output size follows the bank: parameters for 2 rooms
-    model = EventModel(s.config, 2)
-    model.initialise(torch.Generator().manual_seed(0))
+    model = build_model(s.config, 2)
     edited = dataclasses.replace(
-        s, rooms=rooms, controls=s.controls.replace(room_weights=weights), parameters=dict(model.state_dict()), optimizer=None
+        s, rooms=rooms, controls=s.controls.replace(room_weights=weights), parameters=dict(model.state_dict()),
+        latents=torch.zeros(s.n_events, model.latent_width), optimizer=None
     )
     path = tmp_path / "rooms.splat"
     write_splat(path, edited)
@@ -213,7 +213,8 @@ def test_optimizer_state_round_trips_and_is_validated(fitted_splat, tmp_path):
     again = read_splat(path)
     for key, value in s.optimizer.items():
         assert torch.equal(again.optimizer[key], value), key
+    name = next(iter(s.parameters)).replace(".", "/")
     with h5py.File(path, "a") as f:
-        del f["optimizer/exp_avg/latent_roots"]
-        f.create_dataset("optimizer/exp_avg/latent_roots", data=np.zeros((3, 3), np.float32))
+        del f[f"optimizer/exp_avg/{name}"]
+        f.create_dataset(f"optimizer/exp_avg/{name}", data=np.zeros((3, 3), np.float32))
     _refused(path, "shape")

@@ -1,0 +1,102 @@
+"""Where the events of a clip probably are: onsets from spectral-flux peaks and the pitches
+that start at each onset, by iterative harmonic-sum estimation. This starts the direct
+model near the answer, since gradient descent on a spectral loss finds neither pitch nor
+onset well from scratch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from audiosplat.config import ModelConfig
+from audiosplat.wavetable import HIGHEST_MIDI, LOWEST_MIDI, midi_to_hz
+
+ONSET_FFT = 1024
+PITCH_FFT = 4096
+HARMONICS = 10
+HARMONIC_WEIGHT = 0.85  # weight of harmonic h is 0.85^(h-1): favours the fundamental
+PITCHES_PER_ONSET = 6
+PEAK_RADIUS_FRAMES = 3
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note found in the clip: onset in control frames, pitch as a MIDI note, and its
+    salience (harmonic-sum magnitude, relative units)."""
+
+    onset_frame: int
+    pitch_midi: float
+    salience: float
+
+
+def magnitudes(signal: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """|STFT| with a Hann window, frames centred at multiples of `hop`: (N,) -> (N/hop + 1, n_fft/2 + 1)."""
+    window = torch.hann_window(n_fft, device=signal.device)
+    return torch.stft(signal, n_fft, hop, window=window, center=True, return_complex=True).abs().T
+
+
+def onset_frames(signal: torch.Tensor, hop: int) -> list[int]:
+    """Control frames where new energy starts: peaks of the rectified log-spectral flux
+    above its mean plus half a standard deviation, at least `PEAK_RADIUS_FRAMES` apart.
+    Frame 0 is always one (whatever sounds at the start of the clip began before it)."""
+    log_mag = torch.log1p(100.0 * magnitudes(signal, ONSET_FFT, hop))
+    flux = torch.relu(log_mag[1:] - log_mag[:-1]).sum(dim=-1)  # flux[t] is the rise into frame t + 1
+    flux = torch.cat([flux[:1] * 0, flux])
+    window = 2 * PEAK_RADIUS_FRAMES + 1
+    local_max = torch.nn.functional.max_pool1d(flux[None, None], window, 1, PEAK_RADIUS_FRAMES)[0, 0]
+    threshold = flux.mean() + 0.5 * flux.std()
+    peaks = ((flux == local_max) & (flux > threshold)).nonzero().flatten().tolist()
+    n_frames = signal.shape[-1] // hop
+    return sorted({0, *[p for p in peaks if p < n_frames]})
+
+
+def harmonic_salience(spectrum: torch.Tensor, pitches_midi: torch.Tensor, sample_rate: int, n_fft: int) -> torch.Tensor:
+    """Sum over harmonics h = 1..H of 0.85^(h-1) * |X| at h * f0 (linear interpolation
+    between bins), for every candidate pitch. (n_fft/2 + 1,), (P,) -> (P,)."""
+    f0 = midi_to_hz(pitches_midi)
+    h = torch.arange(1, HARMONICS + 1, device=spectrum.device, dtype=spectrum.dtype)
+    bins = (f0[:, None] * h[None, :]) * n_fft / sample_rate
+    inside = bins < spectrum.shape[-1] - 1
+    low = bins.clamp(max=spectrum.shape[-1] - 2).floor().long()
+    frac = bins - low
+    values = spectrum[low] * (1 - frac) + spectrum[low + 1] * frac
+    return (values * inside * HARMONIC_WEIGHT ** (h - 1)).sum(dim=-1)
+
+
+def notes_at(spectrum: torch.Tensor, sample_rate: int, n_pitches: int) -> list[tuple[float, float]]:
+    """Up to `PITCHES_PER_ONSET` (pitch, salience) pairs in one spectrum, strongest first:
+    take the most salient pitch, remove its harmonics from the spectrum, repeat while the
+    salience stays above a tenth of the first."""
+    spectrum = spectrum.clone()
+    pitches = torch.linspace(LOWEST_MIDI, HIGHEST_MIDI, 4 * n_pitches, device=spectrum.device)
+    bin_hz = sample_rate / PITCH_FFT
+    found: list[tuple[float, float]] = []
+    for _ in range(PITCHES_PER_ONSET):
+        salience = harmonic_salience(spectrum, pitches, sample_rate, PITCH_FFT)
+        best = int(salience.argmax())
+        value = float(salience[best])
+        if value <= 0 or (found and value < 0.1 * found[0][1]):
+            break
+        found.append((float(pitches[best]), value))
+        f0 = float(midi_to_hz(pitches[best]))
+        for h in range(1, HARMONICS + 1):
+            centre = round(h * f0 / bin_hz)
+            if centre >= spectrum.shape[-1]:
+                break
+            spectrum[max(centre - 2, 0) : centre + 3] = 0.0
+    return found
+
+
+def find_notes(signal: torch.Tensor, config: ModelConfig) -> list[Note]:
+    """Notes starting at each onset of a clip (N,): the pitches of the spectrum that is new
+    after the onset (a few frames after minus a few before, rectified), strongest first."""
+    hop = config.frame_size
+    mags = magnitudes(signal, PITCH_FFT, hop)
+    notes: list[Note] = []
+    for onset in onset_frames(signal, hop):
+        after = mags[onset + 1 : onset + 5].mean(dim=0)
+        before = mags[max(onset - 3, 0) : onset].mean(dim=0) if onset > 0 else torch.zeros_like(after)
+        for pitch, salience in notes_at(torch.relu(after - before), config.sample_rate, config.n_pitches):
+            notes.append(Note(onset, pitch, salience))
+    return sorted(notes, key=lambda n: -n.salience)

@@ -1,0 +1,155 @@
+"""The direct model: each event's physical controls are its own free parameters, in
+natural coordinates (seconds, MIDI pitch, log Hz), with no decoder and no event tree.
+
+The resonance is one pitch and a mix of the four wave shapes, so an event is a note: a
+handful of numbers instead of the seed model's 512 resonance weights per event, and an
+event is free to take any pitch whatever the others do.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from audiosplat.analysis import Note
+from audiosplat.config import ModelConfig
+from audiosplat.controls import EventControls
+from audiosplat.onset import samples_to_bits
+from audiosplat.wavetable import HIGHEST_MIDI, LOWEST_MIDI, SHAPES, midi_to_hz
+
+LN_THOUSANDTH = math.log(1e-3)
+ENVELOPE_UNIT_S = 0.01  # envelope centres are stored in units of 10 ms
+
+# Columns of each event's parameters, in the order of the (E, K) latent matrix.
+GROUPS: dict[str, tuple[int | None, str]] = {
+    "onset_frames": (1, "onset in control frames (frame_size samples), continuous"),
+    "log_gain": (1, "natural log of the linear gain"),
+    "envelope": (2, "excitation envelope: centre in units of 10 ms, log of its width in s"),
+    "mix": (2, "logits of [dry excitation, resonance]"),
+    "noise": (2, "excitation band: centre as a MIDI pitch, log of its width in Hz"),
+    "pitch": (1, "resonance pitch, MIDI note number (continuous)"),
+    "shape": (len(SHAPES), "logits of the wave shapes saw, square, triangle, sine"),
+    "cutoff": (2, "log Hz of the two low-passes on the resonance"),
+    "decay": (2, "log seconds to -60 dB of the resonance and of the low-pass crossfade"),
+    "room": (None, "logits over the rooms of the bank (one column per room)"),
+    "reverb": (2, "logits of [dry, reverberant]"),
+}
+
+
+def group_widths(n_rooms: int) -> dict[str, int]:
+    """Columns of each parameter group for a bank of `n_rooms` rooms."""
+    return {name: n_rooms if width is None else width for name, (width, _) in GROUPS.items()}
+
+
+def pitch_weights(pitch_midi: torch.Tensor, n_pitches: int) -> torch.Tensor:
+    """Weights over the wavetable's pitch grid that sound `pitch_midi`: a Gaussian bump of
+    half a grid step around it, summing to 1, so that the pitch moves smoothly between rows.
+    (E,) MIDI -> (E, n_pitches)."""
+    grid = torch.linspace(LOWEST_MIDI, HIGHEST_MIDI, n_pitches, device=pitch_midi.device)
+    spacing = (HIGHEST_MIDI - LOWEST_MIDI) / max(n_pitches - 1, 1)
+    bump = torch.exp(-0.5 * ((grid - pitch_midi[:, None]) / (0.5 * spacing)) ** 2)
+    return bump / bump.sum(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def per_frame_factor(seconds_to_60db: torch.Tensor, frame_s: float) -> torch.Tensor:
+    """Amplitude factor per control frame of a decay that falls 60 dB in the given time."""
+    return torch.exp(LN_THOUSANDTH * frame_s / seconds_to_60db)
+
+
+class DirectModel(nn.Module):
+    """E events, each a row of free parameters (one `nn.Parameter` per group of `GROUPS`,
+    shape (E, width)), decoded into `EventControls` by fixed formulas."""
+
+    def __init__(self, config: ModelConfig, n_rooms: int):
+        super().__init__()
+        self.config = config
+        self.widths = group_widths(n_rooms)
+        self.groups = nn.ParameterDict({k: nn.Parameter(torch.zeros(config.n_events, w)) for k, w in self.widths.items()})
+
+    @property
+    def latent_width(self) -> int:
+        """Columns of the (E, K) latents `forward` returns: every group's, side by side."""
+        return sum(self.widths.values())
+
+    def initialise_from(self, values: dict[str, torch.Tensor]) -> None:
+        """Set every group from `values` (name -> (E, width))."""
+        with torch.no_grad():
+            for name, p in self.groups.items():
+                p.copy_(values[name].reshape(p.shape))
+
+    def state_for(self, latents: torch.Tensor, onset_samples: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The state dict whose parameters are `latents` (E, K), onsets set to `onset_samples`."""
+        groups = dict(zip(self.widths, torch.split(latents, list(self.widths.values()), dim=-1)))
+        groups["onset_frames"] = onset_samples.to(latents.dtype)[:, None] / self.config.frame_size
+        return {f"groups.{name}": value.clone() for name, value in groups.items()}
+
+    def forward(self) -> tuple[EventControls, torch.Tensor]:
+        """Decode the current parameters. Returns (controls, latents (E, K)): the latents are
+        the parameter rows side by side, in the order of `GROUPS`."""
+        cfg = self.config
+        latents = torch.cat([self.groups[name] for name in self.widths], dim=-1)
+        onset = (self.groups["onset_frames"][:, 0] * cfg.frame_size).clamp(0.0, cfg.n_samples - 1.0)
+        controls = self.decode(latents, samples_to_bits(onset.detach().round().long(), cfg.n_time_bits))
+        return controls.replace(onset_continuous=onset), latents
+
+    def decode(self, latents: torch.Tensor, onset_bits: torch.Tensor) -> EventControls:
+        """Latents (E, K) (see `forward`) and one-hot onset bits (E, B, 2) -> controls."""
+        cfg = self.config
+        g = dict(zip(self.widths, torch.split(latents, list(self.widths.values()), dim=-1)))
+        frame_s = cfg.frame_size / cfg.sample_rate
+        shape = torch.softmax(g["shape"], dim=-1)
+        resonance = (shape[:, :, None] * pitch_weights(g["pitch"][:, 0], cfg.n_pitches)[:, None, :]).flatten(1)
+        decays = per_frame_factor(g["decay"].exp(), frame_s)
+        return EventControls(
+            onset_bits=onset_bits,
+            gain=g["log_gain"][:, 0].exp(),
+            envelope_centre_s=g["envelope"][:, 0] * ENVELOPE_UNIT_S,
+            envelope_width_s=g["envelope"][:, 1].exp(),
+            excitation_mix=torch.softmax(g["mix"], dim=-1),
+            noise_centre_hz=midi_to_hz(g["noise"][:, 0]),
+            noise_width_hz=g["noise"][:, 1].exp(),
+            resonance=resonance,
+            resonance_cutoff_hz=g["cutoff"].exp(),
+            decay_per_frame=decays[:, 0],
+            crossfade_per_frame=decays[:, 1],
+            room_weights=torch.softmax(g["room"], dim=-1),
+            reverb_mix=torch.softmax(g["reverb"], dim=-1),
+        )
+
+
+def initial_groups(notes: list[Note], config: ModelConfig, n_rooms: int) -> dict[str, torch.Tensor]:
+    """Starting parameters from the notes found in the clip (`analysis.find_notes`): the
+    E most salient notes become events, in onset order, with gains relative to the
+    strongest; events left over start near-silent, spread over the clip, free to move.
+    Everything else starts at a plain struck-string setting."""
+    e = config.n_events
+    chosen = sorted(notes[:e], key=lambda n: n.onset_frame)
+    spare = e - len(chosen)
+    loudest = max((n.salience for n in chosen), default=1.0)
+    onset = [n.onset_frame - 0.5 for n in chosen] + [(i + 0.5) * config.n_frames / max(spare, 1) for i in range(spare)]
+    pitch = [n.pitch_midi for n in chosen] + [60.0 + 12.0 * (i % 3) for i in range(spare)]
+    gain = [n.salience / loudest for n in chosen] + [1e-3] * spare
+
+    def column(values, *rest: float) -> torch.Tensor:
+        first = torch.tensor(values, dtype=torch.float32)[:, None]
+        return torch.cat([first, torch.tensor(rest, dtype=torch.float32).expand(e, len(rest))], dim=-1)
+
+    def constant(*values: float) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32).expand(e, len(values)).clone()
+
+    pitch_t = torch.tensor(pitch, dtype=torch.float32)
+    return {
+        "onset_frames": column([max(o, 0.0) for o in onset]),
+        "log_gain": torch.tensor(gain, dtype=torch.float32).log()[:, None],
+        "envelope": constant(0.5, math.log(0.005)),
+        "mix": constant(0.0, 2.0),
+        "noise": torch.stack([pitch_t + 24.0, torch.full_like(pitch_t, math.log(2000.0))], dim=-1),
+        "pitch": pitch_t[:, None],
+        "shape": constant(*[0.0] * len(SHAPES)),
+        "cutoff": constant(math.log(8000.0), math.log(2000.0)),
+        "decay": constant(math.log(1.5), math.log(0.5)),
+        "room": constant(*[0.0] * n_rooms),
+        "reverb": constant(1.0, -1.0),
+    }
