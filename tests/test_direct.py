@@ -1,0 +1,92 @@
+"""The direct model and its analysis-based start: notes found where they are, pitches
+sounding where they should, continuous onsets with the gradient of a shift."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from audiosplat.analysis import find_notes, onset_frames
+from audiosplat.config import ModelConfig
+from audiosplat.direct import DirectModel, initial_groups, pitch_weights
+from audiosplat.onset import delay_by_samples
+from audiosplat.rooms import procedural_bank
+from audiosplat.synth import SynthAssets, event_signals, noise_seeds_for
+from audiosplat.wavetable import hz_to_midi
+
+SR = 22050
+CONFIG = ModelConfig(n_samples=2**15, n_events=4)
+
+
+def _note(freq_hz: float, start_s: float, n: int = CONFIG.n_samples) -> torch.Tensor:
+    """A decaying harmonic tone (5 harmonics, 1/h) starting at `start_s`."""
+    t = torch.arange(n, dtype=torch.float64) / SR
+    after = (t - start_s).clamp_min(0.0)
+    tone = sum(torch.sin(2 * math.pi * h * freq_hz * after) / h for h in range(1, 6))
+    return (tone * torch.exp(-3.0 * after) * (t >= start_s)).float()
+
+
+def test_notes_are_found_at_their_onsets_and_pitches():
+    clip = 0.5 * _note(440.0, 0.2) + 0.5 * _note(659.26, 0.9)  # A4 at 0.2 s, E5 at 0.9 s
+    onsets = onset_frames(clip, CONFIG.frame_size)
+    expected = [round(s * SR / CONFIG.frame_size) for s in (0.2, 0.9)]
+    for frame in expected:
+        assert any(abs(o - frame) <= 2 for o in onsets), (frame, onsets)
+    notes = find_notes(clip, CONFIG)
+    for frame, midi in zip(expected, (69.0, 76.0)):
+        assert any(abs(n.onset_frame - frame) <= 2 and abs(n.pitch_midi - midi) < 0.5 for n in notes), (frame, midi, notes)
+
+
+def test_a_silent_clip_has_no_notes():
+    assert find_notes(torch.zeros(CONFIG.n_samples), CONFIG) == []
+
+
+def test_pitch_weights_centre_on_the_pitch():
+    weights = pitch_weights(torch.tensor([69.0, 40.3]), CONFIG.n_pitches)
+    torch.testing.assert_close(weights.sum(dim=-1), torch.ones(2))
+    grid = torch.linspace(21.0, 106.0, CONFIG.n_pitches)
+    mean_pitch = (weights * grid).sum(dim=-1)
+    torch.testing.assert_close(mean_pitch, torch.tensor([69.0, 40.3]), atol=0.05, rtol=0)
+
+
+def test_an_event_at_440_hz_peaks_at_440_hz():
+    rooms = procedural_bank(CONFIG.n_samples, SR)
+    model = DirectModel(CONFIG, rooms.n_rooms)
+    groups = initial_groups([], CONFIG, rooms.n_rooms)
+    groups["pitch"][:] = 69.0
+    groups["shape"][:] = torch.tensor([0.0, 0.0, 0.0, 20.0])  # sine
+    groups["mix"][:] = torch.tensor([-20.0, 20.0])  # resonance only
+    model.initialise_from(groups)
+    controls, _ = model()
+    assets = SynthAssets.build(CONFIG, noise_seeds_for(0, CONFIG.n_events), rooms)
+    signal = event_signals(controls, assets)[0].detach()
+    spectrum = torch.fft.rfft(signal * torch.hann_window(signal.shape[-1])).abs()
+    peak_hz = float(spectrum.argmax()) * SR / signal.shape[-1]
+    assert abs(float(hz_to_midi(torch.tensor(peak_hz))) - 69.0) < 0.3, peak_hz
+
+
+def test_continuous_onset_renders_at_the_nearest_sample_with_the_shift_gradient():
+    n = 256
+    signal = torch.exp(-0.5 * ((torch.arange(n, dtype=torch.float64) - 60.0) / 9.0) ** 2)[None]
+    weights = torch.randn(1, n, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+
+    def loss(onset: torch.Tensor) -> torch.Tensor:
+        return (weights * delay_by_samples(signal, onset, n)).sum()
+
+    onset = torch.tensor([40.3], dtype=torch.float64, requires_grad=True)
+    placed = delay_by_samples(signal, onset, n)
+    torch.testing.assert_close(placed[0, 40:], signal[0, : n - 40])  # 40.3 renders at sample 40
+    loss(onset).backward()
+    # the gradient of a shift is the central difference over one sample either side
+    central = (loss(torch.tensor([41.0], dtype=torch.float64)) - loss(torch.tensor([39.0], dtype=torch.float64))) / 2
+    torch.testing.assert_close(onset.grad[0], central)
+
+
+def test_analysis_start_puts_events_on_the_notes():
+    clip = 0.5 * _note(440.0, 0.2) + 0.5 * _note(659.26, 0.9)
+    rooms = procedural_bank(CONFIG.n_samples, SR)
+    groups = initial_groups(find_notes(clip, CONFIG), CONFIG, rooms.n_rooms)
+    loud = groups["log_gain"][:, 0] > math.log(0.05)
+    pitches = sorted(round(p) for p in groups["pitch"][loud, 0].tolist())
+    assert 69 in pitches and 76 in pitches
