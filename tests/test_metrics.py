@@ -10,6 +10,7 @@ import torch
 
 from audiosplat.metrics import chroma_similarity, hz_to_mel, log_mel_distance, mel_filterbank
 from audiosplat.splatfile import read_splat
+from benchmarks.baselines import oracle_render, vocoder_levels, vocoder_render
 from conftest import GUITAR
 from test_cli import _run
 
@@ -93,3 +94,14 @@ def test_inspect_draws_the_timeline(fitted_splat, tmp_path):
 def test_inspect_plot_takes_one_file(fitted_splat, tmp_path):
     result = _run("inspect", fitted_splat, fitted_splat, "--plot", tmp_path / "t.png")
     assert result.exit_code == 2 and "one file" in result.stderr
+
+
+def test_noise_vocoder_stores_2064_numbers_and_loses_the_pitch_the_oracle_keeps():
+    t = torch.arange(2**16) / 22050
+    harmonic = sum(torch.sin(2 * math.pi * 220.0 * k * t) / k for k in range(1, 9))
+    levels = vocoder_levels(harmonic, 22050)
+    assert levels.shape == (16, 129) and levels.numel() == 2064
+    vocoded = vocoder_render(levels, 2**16, 22050, torch.Generator().manual_seed(0))
+    oracle, _ = oracle_render(harmonic, torch.Generator().manual_seed(0))
+    assert chroma_similarity(harmonic, oracle, 22050) > 0.9
+    assert chroma_similarity(harmonic, vocoded, 22050) < chroma_similarity(harmonic, oracle, 22050) - 0.2
