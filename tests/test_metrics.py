@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import math
 
+import h5py
 import pytest
 import torch
 
 from audiosplat.metrics import chroma_similarity, hz_to_mel, log_mel_distance, mel_filterbank
 from audiosplat.splatfile import read_splat
 from benchmarks.baselines import oracle_render, vocoder_levels, vocoder_render
-from conftest import GUITAR
+from benchmarks.quality import model_numbers
+from conftest import GOLDEN, GUITAR
 from test_cli import _run
 
 
@@ -105,3 +107,10 @@ def test_noise_vocoder_stores_2064_numbers_and_loses_the_pitch_the_oracle_keeps(
     oracle, _ = oracle_render(harmonic, torch.Generator().manual_seed(0))
     assert chroma_similarity(harmonic, oracle, 22050) > 0.9
     assert chroma_similarity(harmonic, vocoded, 22050) < chroma_similarity(harmonic, oracle, 22050) - 0.2
+
+
+def test_model_numbers_count_every_number_of_the_files_events_and_parameters():
+    in_file = []
+    with h5py.File(GOLDEN, "r") as f:
+        f.visititems(lambda name, item: in_file.append(item.size) if isinstance(item, h5py.Dataset) and name.startswith(("parameters/", "events/")) else None)
+    assert model_numbers(read_splat(GOLDEN)) == sum(in_file)
