@@ -24,6 +24,7 @@ from audiosplat.perturb import perturb
 from audiosplat.rooms import RoomBank, load_room_folder, procedural_bank
 from audiosplat.splatfile import Splat, read_splat, write_splat
 from audiosplat.synth import SynthAssets, render_clips, render_stems
+from audiosplat.visqol import visqol_if_installed
 
 
 @dataclass(frozen=True)
@@ -282,11 +283,12 @@ def render_splat(splat: Splat, *, device: str = "cpu", stems: bool = False) -> n
 
 def quality_against(splat: Splat, source: Path, *, device: str = "cpu") -> dict[str, float]:
     """Quality of the file's render against a source clip, cut as the fit cut it (the
-    stored offset, length and rate; peak-normalised)."""
+    stored offset, length and rate; peak-normalised): `metrics.quality`'s figures, and
+    ViSQOL's MOS-LQO as "visqol" when the eval extra is installed."""
     cfg = splat.config
-    clip = _source_clip(splat, Path(source))
+    target = torch.from_numpy(_source_clip(splat, Path(source)).samples)
     render = torch.from_numpy(render_splat(splat, device=device))
-    return quality(torch.from_numpy(clip.samples), render, cfg.sample_rate)
+    return {**quality(target, render, cfg.sample_rate), **visqol_if_installed(target, render, cfg.sample_rate)}
 
 
 def draw_splat_timeline(splat: Splat, output: Path, *, against: Path | None = None, device: str = "cpu") -> None:

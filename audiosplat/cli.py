@@ -359,7 +359,7 @@ def inspect(
     sources: Annotated[list[Path], typer.Argument(help="One or more .splat files.", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file on stdout.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Only validate; exit 1 if any file is invalid.")] = False,
-    against: Annotated[Optional[Path], typer.Option(help="Source audio: also report the render's quality against it (relative spectral L1 at 2048/256 and 512/128, multi-scale log-mel distance).")] = None,
+    against: Annotated[Optional[Path], typer.Option(help="Source audio: also report the render's quality against it (relative spectral L1 at 2048/256 and 512/128, multi-scale log-mel distance, chroma similarity; ViSQOL with audiosplat[eval]).")] = None,
     sort: Annotated[SortKey, typer.Option(help="Order of the event table: index, time or energy (loudest first).")] = SortKey.index,
     events: Annotated[Optional[str], typer.Option(help="Show only these events: 0,3,7-12 or a condition such as gain_db<-30.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Draw the timeline of events to this PNG (one input file; with --against, spectrograms too). Needs audiosplat[plot].")] = None,
@@ -424,7 +424,8 @@ def _print_summary(s: dict) -> None:
         q = s["against"]
         out.print(
             f"against {q['source']}: relative spectral L1 {q['relative_spectral_l1_2048_256']:.4f} (2048/256), "
-            f"{q['relative_spectral_l1_512_128']:.4f} (512/128); log-mel distance {q['log_mel_distance']:.4f}"
+            f"{q['relative_spectral_l1_512_128']:.4f} (512/128); log-mel distance {q['log_mel_distance']:.4f}; "
+            f"chroma similarity {q['chroma_similarity']:.4f}" + (f"; ViSQOL {q['visqol']:.2f}" if "visqol" in q else "")
         )
     table = Table(box=None, pad_edge=False)
     for name in ("event", "onset s", "gain dB", "pitch Hz", "wave", "resonance", "decay s", "noise Hz", "noise width Hz", "reverb wet", "room"):

@@ -1,0 +1,154 @@
+"""Listening-quality figures of fitted events against simple baselines, clip by clip.
+
+    .venv/bin/python -m benchmarks.quality --steps 300
+    .venv/bin/python -m benchmarks.quality --seconds 120 --clips examples/piano_mozart_k545.wav
+
+Fits each clip (default: every wav in ../shared/audio) with the given budget (--steps, and/or
+--seconds of wall clock per clip, whichever ends first; --steps 0 scores the untrained model
+and the baselines quickly) and scores the render, and the
+baselines of benchmarks/baselines.py (silence, a 16-band noise vocoder, a random-phase |STFT|
+oracle), against the clip: ViSQOL MOS-LQO (audio mode at 48 kHz; needs audiosplat[eval]),
+chroma similarity, multi-scale log-mel distance, relative spectral L1 at 2048/256 and 512/128.
+Also how many numbers each method stores and how long it took. One JSON line per clip and
+method on stdout; a table on stderr at the end. Clips run one after the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from audiosplat.api import fit_audio_files, render_splat
+from audiosplat.audio import load_clip
+from audiosplat.config import ModelConfig
+from audiosplat.fit import FitConfig
+from audiosplat.metrics import quality
+from audiosplat.runtime import configure_for_fitting
+from audiosplat.splatfile import Splat
+from audiosplat.visqol import visqol_if_installed, visqol_installed
+from benchmarks.baselines import oracle_render, vocoder_levels, vocoder_render
+from benchmarks.common import ROOT, emit, log
+
+SHARED_AUDIO = ROOT.parent / "shared" / "audio"
+# The fitter's model choice, once FitConfig has one (--model is offered only then).
+FIT_CONFIG_HAS_MODEL = "model" in {f.name for f in dataclasses.fields(FitConfig)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """A way to turn a clip into a render from stored numbers."""
+
+    name: str
+    render: Callable[[Path, torch.Tensor], tuple[torch.Tensor, int, dict]]  # (clip file, target) -> (render, numbers, extra)
+
+
+def model_numbers(splat: Splat) -> int:
+    """Every number a .splat holds for its events: /parameters (decoder, latent and time trees,
+    reverb heads), and in /events the onsets (in samples and in s), noise seeds, latents and
+    decoded controls, plus room impulses when they are embedded. Not counted: Adam state (only
+    for resuming), loss history, settings and provenance."""
+    events = splat.n_events
+    per_event = 2 * events + splat.noise_seeds.numel() + splat.latents.numel()
+    controls = sum(t.numel() for t in splat.controls.named_fields().values())
+    rooms = splat.rooms.impulses.numel() if splat.rooms.embedded else 0
+    return sum(p.numel() for p in splat.parameters.values()) + per_event + controls + rooms
+
+
+def fitted(args: argparse.Namespace, config: ModelConfig, fit_config: FitConfig, workdir: Path) -> Method:
+    def render(clip: Path, target: torch.Tensor) -> tuple[torch.Tensor, int, dict]:
+        deadline = math.inf if args.seconds is None else time.perf_counter() + args.seconds
+        [outcome] = fit_audio_files(
+            [clip], [workdir / f"{clip.stem}.splat"], config=config, fit_config=fit_config, device=args.device,
+            should_stop=lambda: time.perf_counter() > deadline,
+        )
+        return torch.from_numpy(render_splat(outcome.splat)), model_numbers(outcome.splat), {"steps": int(outcome.splat.fit["steps"])}
+
+    return Method("fitted" if not FIT_CONFIG_HAS_MODEL else f"fitted:{fit_config.model}", render)
+
+
+def baselines(config: ModelConfig, seed: int) -> list[Method]:
+    def vocoder(clip: Path, target: torch.Tensor) -> tuple[torch.Tensor, int, dict]:
+        levels = vocoder_levels(target, config.sample_rate)
+        return vocoder_render(levels, target.shape[-1], config.sample_rate, torch.Generator().manual_seed(seed)), levels.numel(), {}
+
+    return [
+        Method("silence", lambda clip, target: (torch.zeros_like(target), 0, {})),
+        Method("noise vocoder", vocoder),
+        Method("oracle |STFT|", lambda clip, target: (*oracle_render(target, torch.Generator().manual_seed(seed)), {})),
+    ]
+
+
+def score(method: Method, clip: Path, target: torch.Tensor, sample_rate: int) -> dict:
+    began = time.perf_counter()
+    render, numbers, extra = method.render(clip, target)
+    seconds = time.perf_counter() - began
+    figures = {**quality(target, render, sample_rate), **visqol_if_installed(target, render, sample_rate)}
+    # NaN (ViSQOL of silence) is not JSON: it is written as null
+    figures = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in figures.items()}
+    return {"benchmark": "quality", "clip": clip.name, "method": method.name, **figures, "stored_numbers": numbers, "seconds": seconds, **extra}
+
+
+def print_table(records: list[dict]) -> None:
+    table = Table(title="quality against the clip (ViSQOL, chroma: higher is better; log-mel, rel L1: lower)")
+    columns = ("clip", "method", "ViSQOL", "chroma", "log-mel", "rel L1 2048/256", "rel L1 512/128", "stored numbers", "seconds")
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("clip", "method") else "right")
+    for r in records:
+        visqol = "n/a" if not visqol_installed() else "-" if r.get("visqol") is None else f"{r['visqol']:.2f}"
+        table.add_row(
+            r["clip"], r["method"], visqol, f"{r['chroma_similarity']:.3f}", f"{r['log_mel_distance']:.3f}",
+            f"{r['relative_spectral_l1_2048_256']:.3f}", f"{r['relative_spectral_l1_512_128']:.3f}",
+            f"{r['stored_numbers']:,}", f"{r['seconds']:.1f}",
+        )
+    Console(stderr=True, width=None if sys.stderr.isatty() else 160).print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clips", type=Path, nargs="+", default=sorted(SHARED_AUDIO.glob("*.wav")))
+    parser.add_argument("--steps", type=int, help="Adam steps per clip (default: as many as --seconds allows)")
+    parser.add_argument("--seconds", type=float, help="wall-clock cap on each clip's fit: no step starts after it (setup counts)")
+    parser.add_argument("--samples", type=int, default=ModelConfig.n_samples)
+    parser.add_argument("--events", type=int, default=ModelConfig.n_events)
+    parser.add_argument("--event-samples", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    if FIT_CONFIG_HAS_MODEL:
+        parser.add_argument("--model", default=FitConfig.model)
+    args = parser.parse_args()
+    if args.steps is None and args.seconds is None:
+        parser.error("give a budget: --steps N and/or --seconds S")
+    if not args.clips:
+        parser.error(f"no clips: {SHARED_AUDIO} has no wav files; give --clips")
+    if not visqol_installed():
+        log("ViSQOL: n/a (pip install 'audiosplat[eval]' to measure it)")
+    configure_for_fitting()
+
+    config = ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples)
+    # without --steps, --seconds alone ends the fit: give it more steps than it can take
+    steps = args.steps if args.steps is not None else 10**6
+    fit_config = FitConfig(steps=steps, seed=args.seed, **({"model": args.model} if FIT_CONFIG_HAS_MODEL else {}))
+    records = []
+    with tempfile.TemporaryDirectory() as workdir:
+        methods = [fitted(args, config, fit_config, Path(workdir)), *baselines(config, args.seed)]
+        for clip in args.clips:
+            target = torch.from_numpy(load_clip(clip, n_samples=config.n_samples, sample_rate=config.sample_rate).samples)
+            for method in methods:
+                log(f"{clip.name}: {method.name} ...")
+                records.append(score(method, clip, target, config.sample_rate))
+                emit(records[-1])
+    print_table(records)
+
+
+if __name__ == "__main__":
+    main()
