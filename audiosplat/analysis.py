@@ -33,7 +33,8 @@ class Note:
 def magnitudes(signal: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
     """|STFT| with a Hann window, frames centred at multiples of `hop`: (N,) -> (N/hop + 1, n_fft/2 + 1)."""
     window = torch.hann_window(n_fft, device=signal.device)
-    return torch.stft(signal, n_fft, hop, window=window, center=True, return_complex=True).abs().T
+    # zero padding: reflection needs a clip longer than the window
+    return torch.stft(signal, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True).abs().T
 
 
 def onset_frames(signal: torch.Tensor, hop: int) -> list[int]:

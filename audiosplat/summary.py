@@ -61,6 +61,7 @@ def summarise(splat: Splat, path: Path | None = None) -> dict:
     return {
         "file": str(path) if path is not None else None,
         "format_version": splat.format_version,
+        "model": cfg.model,
         "events": cfg.n_events,
         "sample_rate": cfg.sample_rate,
         "n_samples": cfg.n_samples,

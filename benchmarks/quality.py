@@ -30,7 +30,7 @@ from rich.table import Table
 
 from audiosplat.api import fit_audio_files, render_splat
 from audiosplat.audio import load_clip
-from audiosplat.config import ModelConfig
+from audiosplat.config import MODELS, ModelConfig
 from audiosplat.fit import FitConfig
 from audiosplat.metrics import quality
 from audiosplat.runtime import configure_for_fitting
@@ -40,8 +40,6 @@ from benchmarks.baselines import oracle_render, vocoder_levels, vocoder_render
 from benchmarks.common import ROOT, emit, log
 
 SHARED_AUDIO = ROOT.parent / "shared" / "audio"
-# The fitter's model choice, once FitConfig has one (--model is offered only then).
-FIT_CONFIG_HAS_MODEL = "model" in {f.name for f in dataclasses.fields(FitConfig)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,15 +63,20 @@ def model_numbers(splat: Splat) -> int:
 
 
 def fitted(args: argparse.Namespace, config: ModelConfig, fit_config: FitConfig, workdir: Path) -> Method:
+    """The model `config.model` fitted to the clip. Its stored numbers are the learned ones
+    (`Splat.stored_numbers`: parameters and noise seeds, all that decoding and rendering
+    need); `file_numbers` counts every number of the file's events too (`model_numbers`)."""
     def render(clip: Path, target: torch.Tensor) -> tuple[torch.Tensor, int, dict]:
         deadline = math.inf if args.seconds is None else time.perf_counter() + args.seconds
         [outcome] = fit_audio_files(
             [clip], [workdir / f"{clip.stem}.splat"], config=config, fit_config=fit_config, device=args.device,
             should_stop=lambda: time.perf_counter() > deadline,
         )
-        return torch.from_numpy(render_splat(outcome.splat)), model_numbers(outcome.splat), {"steps": int(outcome.splat.fit["steps"])}
+        splat = outcome.splat
+        extra = {"steps": int(splat.fit["steps"]), "file_numbers": model_numbers(splat)}
+        return torch.from_numpy(render_splat(splat)), splat.stored_numbers(), extra
 
-    return Method("fitted" if not FIT_CONFIG_HAS_MODEL else f"fitted:{fit_config.model}", render)
+    return Method(f"fitted {config.model}", render)
 
 
 def baselines(config: ModelConfig, seed: int) -> list[Method]:
@@ -123,8 +126,7 @@ def main() -> None:
     parser.add_argument("--event-samples", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
-    if FIT_CONFIG_HAS_MODEL:
-        parser.add_argument("--model", default=FitConfig.model)
+    parser.add_argument("--model", nargs="+", choices=MODELS, default=["direct", "seed"], help="models to fit, each in its own rows")
     args = parser.parse_args()
     if args.steps is None and args.seconds is None:
         parser.error("give a budget: --steps N and/or --seconds S")
@@ -134,13 +136,14 @@ def main() -> None:
         log("ViSQOL: n/a (pip install 'audiosplat[eval]' to measure it)")
     configure_for_fitting()
 
-    config = ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples)
+    configs = [ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, model=m) for m in args.model]
+    config = configs[0]
     # without --steps, --seconds alone ends the fit: give it more steps than it can take
     steps = args.steps if args.steps is not None else 10**6
-    fit_config = FitConfig(steps=steps, seed=args.seed, **({"model": args.model} if FIT_CONFIG_HAS_MODEL else {}))
+    fit_config = FitConfig(steps=steps, seed=args.seed)
     records = []
     with tempfile.TemporaryDirectory() as workdir:
-        methods = [fitted(args, config, fit_config, Path(workdir)), *baselines(config, args.seed)]
+        methods = [*(fitted(args, c, fit_config, Path(workdir)) for c in configs), *baselines(config, args.seed)]
         for clip in args.clips:
             target = torch.from_numpy(load_clip(clip, n_samples=config.n_samples, sample_rate=config.sample_rate).samples)
             for method in methods:

@@ -15,6 +15,7 @@ ROOT = Path(__file__).parent.parent
 GUITAR = DATA / "guitar_em9.wav"
 PIANO = ROOT / "examples" / "piano_mozart_k545.wav"
 GOLDEN = ROOT / "formats" / "golden-v1.splat"
+GOLDEN_DIRECT = ROOT / "formats" / "golden-v1.1-direct.splat"
 TINY = ModelConfig(n_samples=4096, n_events=4)
 
 

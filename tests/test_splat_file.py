@@ -15,7 +15,7 @@ from audiosplat.errors import SplatFormatError
 from audiosplat.models import build_model
 from audiosplat.rooms import user_bank
 from audiosplat.splatfile import FORMAT_VERSION, read_splat, write_splat
-from conftest import GOLDEN
+from conftest import GOLDEN, GOLDEN_DIRECT
 
 
 def test_round_trip_reads_back_equal(fitted_splat, tmp_path):
@@ -59,9 +59,10 @@ def test_stored_controls_are_the_decoded_parameters(fitted_splat):
         torch.testing.assert_close(value, s.controls.named_fields()[name], rtol=1e-5, atol=1e-7, msg=name)
 
 
-def test_golden_file_loads_and_renders_forever():
-    s = read_splat(GOLDEN)
-    assert s.format_version.startswith("1.")
+@pytest.mark.parametrize("golden, model", [(GOLDEN, "seed"), (GOLDEN_DIRECT, "direct")])
+def test_golden_files_load_and_render_forever(golden, model):
+    s = read_splat(golden)
+    assert s.format_version.startswith("1.") and s.config.model == model
     assert (s.config.n_samples, s.config.n_events) == (1024, 2)
     audio = render_splat(s)
     assert audio.shape == (1024,) and np.all(np.isfinite(audio))
@@ -69,7 +70,16 @@ def test_golden_file_loads_and_renders_forever():
     peak = np.abs(audio).max()
     assert peak > 0.0
     # causal: nothing before the first event (up to FFT round-off in the reverb)
-    assert np.abs(audio[:first_onset]).max() < 1e-6 * peak
+    assert np.abs(audio[:first_onset]).max(initial=0.0) < 1e-6 * peak
+
+
+def test_golden_direct_file_decodes_to_its_controls():
+    s = read_splat(GOLDEN_DIRECT)
+    with torch.no_grad():
+        decoded = s.model().decode(s.latents, s.controls.onset_bits)
+    for name, value in decoded.named_fields().items():
+        torch.testing.assert_close(value, s.controls.named_fields()[name], rtol=1e-5, atol=1e-7, msg=name)
+    assert s.stored_numbers() == s.n_events * (19 + s.rooms.n_rooms + 1)  # section 8.1
 
 
 def test_render_is_identical_every_time(fitted_splat):
