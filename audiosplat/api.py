@@ -185,8 +185,9 @@ def _splat_from_fit(
         parameters={k: v.detach().cpu() for k, v in result.model.state_dict().items()},
         rooms=rooms,
         fit={
-            **fit_config.to_dict(),
+            **{k: v for k, v in fit_config.to_dict().items() if k != "seconds"},
             "lr": fit_config.learning_rate(config.model),
+            **({} if fit_config.seconds is None else {"seconds_budget": fit_config.seconds}),
             "final_loss": result.final_loss,
             "relative_spectral_l1": result.relative_l1,
             "skipped_steps": result.skipped_steps,

@@ -4,6 +4,7 @@ prints. Data goes to stdout, messages and progress to stderr."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -45,6 +46,10 @@ class Device(str, Enum):
 class LossName(str, Enum):
     multiband = "multiband"
     noise = "noise"
+
+
+DEFAULT_STEPS = 3000
+UNBOUNDED_STEPS = 10**7  # --seconds alone: the time budget ends the fit
 
 
 class ModelName(str, Enum):
@@ -105,7 +110,8 @@ def _main(
 def fit(
     sources: Annotated[list[Path], typer.Argument(help="Audio files to fit (wav, flac, ogg, mp3, ...).", show_default=False)],
     output: Annotated[Path, typer.Option("--output", "-o", help="The .splat file to write; a folder when there are several inputs.", show_default=False)],
-    steps: Annotated[int, typer.Option(min=0, help="Adam steps.")] = 3000,
+    steps: Annotated[Optional[int], typer.Option(min=0, help="Adam steps (default 3000; with --seconds alone, as many as the time allows).", show_default=False)] = None,
+    seconds: Annotated[Optional[float], typer.Option(help="Time budget of each batch's fit in wall-clock seconds, set-up included: the fit ends when it runs out (or after --steps, whichever is first).", show_default=False)] = None,
     events: Annotated[int, typer.Option(help="Number of events, a power of two >= 2.")] = 64,
     model: Annotated[ModelName, typer.Option(help="direct: each event's physical controls fitted directly, started from an analysis of the clip; seed: the original latent-tree model (method.md).")] = ModelName.direct,
     lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (default: 0.01 for direct, 0.001 for seed; when resuming, the stored one).", show_default=False)] = None,
@@ -129,7 +135,8 @@ def fit(
     err = _stderr()
     with _user_errors(verbose):
         config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value)
-        fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss.value)
+        steps = steps if steps is not None else (UNBOUNDED_STEPS if seconds is not None else DEFAULT_STEPS)
+        fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss.value, seconds=seconds)
         outputs = _fit_outputs(sources, output)
         earlier = None
         if resume is not None:
@@ -137,6 +144,7 @@ def fit(
                 raise AudiosplatError("--resume takes exactly one input")
             earlier = [read_splat(resume)]
             config, fit_config = resume_settings(earlier[0], resume, sources[0], steps, lr)
+            fit_config = dataclasses.replace(fit_config, seconds=seconds)
             if resume.resolve() == outputs[0].resolve() and not quiet:
                 err.print(f"{resume}: will be replaced by the continued fit once it is done")
         if verbose:
@@ -155,7 +163,7 @@ def fit(
                 skipped = f", {r.skipped_steps} skipped" if r.skipped_steps else ""
                 err.print(
                     f"{path}: final loss {r.final_loss:.6g}, relative spectral L1 {r.relative_l1:.4f} "
-                    f"({steps} steps{skipped}, {r.seconds:.1f} s)"
+                    f"({len(r.loss_history)} steps{skipped}, {r.seconds:.1f} s)"
                 )
             typer.echo(str(path))
         if stop_requested():

@@ -33,7 +33,8 @@ DIRECT_LR_SCALE = {"onset_frames": 2.0, "pitch": 2.0, "noise": 2.0, "mix": 5.0, 
 
 @dataclass(frozen=True)
 class FitConfig:
-    """How to fit: Adam(lr, betas) for `steps` steps, gradient norm clipped at `grad_clip`.
+    """How to fit: Adam(lr, betas) for `steps` steps, or fewer if `seconds` (a wall-clock
+    budget, set-up included) runs out first; gradient norm clipped at `grad_clip`.
     `lr` None means the model's default (`learning_rate`)."""
 
     steps: int = 3000
@@ -43,8 +44,11 @@ class FitConfig:
     seed: int = 0
     loss: str = "multiband"
     grad_clip: float = 1.0
+    seconds: float | None = None
 
     def __post_init__(self) -> None:
+        if self.seconds is not None and not (self.seconds > 0 and math.isfinite(self.seconds)):
+            raise ValueError(f"seconds must be a positive number, got {self.seconds}")
         if self.steps < 0:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
@@ -278,34 +282,35 @@ def fit_batch(
     A clip's step whose loss or gradients are not finite is skipped (no update) and counted
     (method.md §9.6). `on_step(step, losses)` is called after every step. When
     `should_stop()` turns true (checked between steps), the fit ends early and the results
-    hold the steps done (`FitResult.partial`), ready to be resumed.
+    hold the steps done (`FitResult.partial`), ready to be resumed. When the time budget
+    `fit_config.seconds` runs out, the fit ends too, complete (not partial).
     """
     began = time.perf_counter()
     fitter = Fitter(targets, config, fit_config, rooms, device, start=start)
-    history = np.full((fitter.n_clips, fit_config.steps), np.nan, dtype=np.float64)
+    rows: list[list[float]] = []  # per step, per clip; grown as it goes (--seconds has no step count)
     skipped = np.zeros(fitter.n_clips, dtype=np.int64)
-    steps_done = 0
+    interrupted = False
     for step in range(fit_config.steps):
         if should_stop is not None and should_stop():
+            interrupted = True
+            break
+        if fit_config.seconds is not None and time.perf_counter() - began > fit_config.seconds:
             break
         losses, applied = fitter.step()
-        steps_done = step + 1
-        for c, (loss, ok) in enumerate(zip(losses, applied)):
-            if ok:
-                history[c, step] = loss
-            else:
-                skipped[c] += 1
+        rows.append([loss if ok else math.nan for loss, ok in zip(losses, applied)])
+        skipped += np.logical_not(applied)
         if on_step is not None:
             on_step(step, losses)
     controls, latents, renders, final_losses = fitter.evaluate()
     seconds = time.perf_counter() - began
+    history = np.array(rows, dtype=np.float64).reshape(len(rows), fitter.n_clips).T
     e = config.n_events
     return [
         FitResult(
             model=fitter.models[c],
             noise_seeds=fitter.noise_seeds[c],
             rooms=rooms,
-            loss_history=history[c, :steps_done],
+            loss_history=history[c],
             skipped_steps=int(skipped[c]),
             final_loss=final_losses[c],
             relative_l1=relative_spectral_l1(fitter.targets[c], renders[c]),
@@ -314,7 +319,7 @@ def fit_batch(
             controls=controls.select(slice(c * e, (c + 1) * e)).replace(onset_continuous=None),
             latents=latents[c],
             optimizer_state=adam_state(fitter.models[c], fitter.optimisers[c]),
-            partial=steps_done < fit_config.steps,
+            partial=interrupted,
         )
         for c in range(fitter.n_clips)
     ]

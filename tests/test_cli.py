@@ -48,6 +48,15 @@ def test_fit_writes_a_splat_and_reports_quality(tmp_path):
     assert all(isinstance(a, str) for a in s.provenance["argv"])
 
 
+def test_time_budget_ends_a_fit_complete(tmp_path):
+    spent, ample = tmp_path / "spent.splat", tmp_path / "ample.splat"
+    assert _run("fit", GUITAR, "-o", spent, *SMALL_FIT[:-2], "--steps", "50", "--seconds", "1e-6").exit_code == 0
+    assert read_splat(spent).fit["steps"] == 0 and not read_splat(spent).fit["partial"]
+    assert _run("fit", GUITAR, "-o", ample, *SMALL_FIT[:-2], "--steps", "2", "--seconds", "600").exit_code == 0
+    assert read_splat(ample).fit["steps"] == 2 and read_splat(ample).fit["seconds_budget"] == 600
+    _assert_one_line_error(_run("fit", GUITAR, "-o", ample, *SMALL_FIT, "--seconds", "-1"), "seconds", code=1)
+
+
 def test_fit_quiet_prints_nothing_on_stderr(tmp_path):
     result = _run("fit", GUITAR, "-o", tmp_path / "q.splat", *SMALL_FIT, "-q")
     assert result.exit_code == 0 and result.stderr == ""
@@ -212,12 +221,15 @@ def test_resume_refuses_another_source_or_several_inputs(fitted_splat, tmp_path)
     assert result.exit_code == 1 and "exactly one input" in result.stderr
 
 
-def test_resume_goes_on_exactly_as_an_uninterrupted_fit(tmp_path):
+@pytest.mark.parametrize("model", ["direct", "seed"])
+def test_resume_goes_on_exactly_as_an_uninterrupted_fit(tmp_path, model):
     whole, half, rest = tmp_path / "six.splat", tmp_path / "three.splat", tmp_path / "three-more.splat"
-    assert _run("fit", GUITAR, "-o", whole, *SMALL_FIT[:-4], "--steps", "6", "--device", "cpu").exit_code == 0
-    assert _run("fit", GUITAR, "-o", half, *SMALL_FIT[:-4], "--steps", "3", "--device", "cpu").exit_code == 0
+    small = [*SMALL_FIT[:-4], "--model", model, "--device", "cpu"]
+    assert _run("fit", GUITAR, "-o", whole, *small, "--steps", "6").exit_code == 0
+    assert _run("fit", GUITAR, "-o", half, *small, "--steps", "3").exit_code == 0
     assert _run("fit", GUITAR, "-o", rest, "--resume", half, "--steps", "3", "--device", "cpu").exit_code == 0
     a, b = read_splat(whole), read_splat(rest)
+    assert a.config.model == b.config.model == model and b.fit["lr"] == a.fit["lr"]
     np.testing.assert_allclose(b.loss_history, a.loss_history, rtol=1e-6)
     assert b.fit["final_loss"] == pytest.approx(a.fit["final_loss"], rel=1e-6)
     assert int(b.optimizer["step"]) == 6
