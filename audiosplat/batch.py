@@ -16,10 +16,10 @@ from typing import IO
 import soundfile as sf
 
 from audiosplat.atomic import atomic_path
-from audiosplat.errors import AudiosplatError, SplatFormatError
+from audiosplat.errors import AudiosplatError, SplatFormatError, UsageError
 from audiosplat.splatfile import read_splat
 
-# What counts as one input failing; anything else (a bug, Ctrl-C) stops the batch.
+# What counts as one input failing; anything else (a UsageError, a bug, Ctrl-C) stops the batch.
 INPUT_ERRORS = (AudiosplatError, ValueError, OSError)
 
 
@@ -89,6 +89,8 @@ def run_each(
         start = time.perf_counter()
         try:
             work(source, output)
+        except UsageError:
+            raise
         except INPUT_ERRORS as exc:
             on_report(failed(source, output, exc, time.perf_counter() - start))
             if fail_fast:

@@ -23,7 +23,7 @@ from audiosplat.audio import AUDIO_SUFFIXES, write_wav, write_wav_stream
 from audiosplat.batch import ItemReport, error_text, Tally, is_complete_output, make_output_folders, report_lines, run_each
 from audiosplat.config import ModelConfig
 from audiosplat.edits import EditError, select
-from audiosplat.errors import AudiosplatError
+from audiosplat.errors import AudiosplatError, UsageError
 from audiosplat.fit import FitConfig
 from audiosplat.fit_runner import FitSettings, run_fits
 from audiosplat.inputs import SPLAT_SUFFIXES, STDIN, Input, expand_inputs, names_many, output_paths
@@ -81,7 +81,7 @@ def _user_errors(verbose: bool) -> Iterator[None]:
         if verbose:
             raise
         typer.echo(f"audiosplat: error: {error_text(exc)}", err=True)
-        raise typer.Exit(2 if isinstance(exc, EditError) else 1) from None
+        raise typer.Exit(2 if isinstance(exc, UsageError) else 1) from None
 
 
 @app.callback(invoke_without_command=True)
