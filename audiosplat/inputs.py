@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from audiosplat.audio import AUDIO_SUFFIXES
 from audiosplat.errors import AudiosplatError
 
 SPLAT_SUFFIXES = frozenset({".splat"})
