@@ -118,7 +118,7 @@ def fit_group(
 def _fitted(item: FitInput, outcome: FitOutcome) -> ItemReport:
     r = outcome.result
     steps = len(r.loss_history)
-    error = f"interrupted after {steps} steps; wrote a resumable checkpoint" if r.partial else None
+    error = f"interrupted after {steps} steps; wrote a resumable checkpoint (continue with --resume {item.output})" if r.partial else None
     return ItemReport(
         str(item.source), str(item.output), "failed" if r.partial else "done", error,
         steps=steps, final_loss=float(r.final_loss), relative_l1=float(r.relative_l1), seconds=float(r.seconds),

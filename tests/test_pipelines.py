@@ -97,7 +97,8 @@ def test_a_broken_input_fails_alone(tmp_path):
 
 
 def test_fail_fast_stops_at_the_first_failure(tmp_path):
-    bad, out, report = _broken(tmp_path), tmp_path / "out", tmp_path / "r.jsonl"
+    _broken(tmp_path)
+    out, report = tmp_path / "out", tmp_path / "r.jsonl"
     result = _run("fit", tmp_path / "in", "-o", out, *SMALL_FIT, "--fail-fast", "--report", report)
     assert result.exit_code == 1 and list(out.iterdir()) == []
     assert [r["status"] for r in _report(report).values()] == ["failed"]
