@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,13 +65,51 @@ def fit_audio_file(
     )[0]
 
 
+@dataclass(frozen=True)
+class FitInput:
+    """One clip to fit: its source, the window to cut from it, where its .splat goes, and
+    what to store besides (extra provenance; note labels for the optional /labels group)."""
+
+    source: Path
+    output: Path
+    offset_s: float = 0.0
+    provenance: dict = dataclasses.field(default_factory=dict)
+    labels: dict[str, np.ndarray] | None = None
+
+
 def fit_audio_files(
     sources: list[Path],
     outputs: list[Path],
     *,
+    offset_s: float = 0.0,
+    **settings,
+) -> list[FitOutcome]:
+    """Fit each source (any audio file) and write its events to the matching output; see
+    `fit_inputs` for the settings."""
+    if len(sources) != len(outputs):
+        raise ValueError("give one output per input")
+    return fit_inputs([FitInput(Path(s), Path(o), offset_s) for s, o in zip(sources, outputs)], **settings)
+
+
+def fit_inputs(inputs: list[FitInput], *, config: ModelConfig = ModelConfig(), **settings) -> list[FitOutcome]:
+    """Fit each input's clip and write its .splat. Every input is read and every output
+    checked before any fitting starts; see `fit_clips` for the settings."""
+    for item in inputs:
+        check_output_path(item.output, inputs=[i.source for i in inputs])
+    clips = [load_input_clip(item, config) for item in inputs]
+    return fit_clips(inputs, clips, config=config, **settings)
+
+
+def load_input_clip(item: FitInput, config: ModelConfig) -> Clip:
+    return load_clip(item.source, n_samples=config.n_samples, sample_rate=config.sample_rate, offset_s=item.offset_s)
+
+
+def fit_clips(
+    inputs: list[FitInput],
+    clips: list[Clip],
+    *,
     config: ModelConfig = ModelConfig(),
     fit_config: FitConfig = FitConfig(),
-    offset_s: float = 0.0,
     rooms_dir: Path | None = None,
     device: str = "auto",
     batch_size: int | None = None,
@@ -80,14 +119,13 @@ def fit_audio_files(
     resume: list[Splat] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> list[FitOutcome]:
-    """Fit each source (any audio file) and write its events to the matching output.
+    """Fit the clips already read for `inputs` and write each input's .splat.
 
     Clips are fitted `batch_size` at a time in one batched fit (default: `default_batch_size`
-    for the device); each result is what fitting the clip alone gives. Every input is read
-    and every output checked before any fitting starts. `on_batch(first, count)` is called
-    before each batch, `on_step(step, losses)` after each of its steps.
+    for the device); each result is what fitting the clip alone gives. `on_batch(first,
+    count)` is called before each batch, `on_step(step, losses)` after each of its steps.
 
-    `resume` continues earlier fits, one .splat per source (see `resume_settings`): their
+    `resume` continues earlier fits, one .splat per input (see `resume_settings`): their
     parameters, noise seeds and Adam state are the start, `fit_config.steps` more steps are taken, and
     the written file's loss history and step count include the earlier ones.
 
@@ -95,15 +133,9 @@ def fit_audio_files(
     clips are written as resumable checkpoints (`/fit@partial`, `/fit@steps` = steps done);
     later batches are not started.
     """
-    sources, outputs = [Path(s) for s in sources], [Path(o) for o in outputs]
-    if len(sources) != len(outputs):
-        raise ValueError("give one output per input")
-    for output in outputs:
-        check_output_path(output, inputs=sources)
-    if resume is not None and len(resume) != len(sources):
+    if resume is not None and len(resume) != len(inputs):
         raise ValueError("give one .splat to resume per input")
     torch_device = resolve_device(device)
-    clips = [load_clip(s, n_samples=config.n_samples, sample_rate=config.sample_rate, offset_s=offset_s) for s in sources]
     rooms = load_rooms(rooms_dir, config) if resume is None else _shared_rooms(resume)
     size = batch_size or default_batch_size(config, torch_device)
     if size < 1:
@@ -120,13 +152,13 @@ def fit_audio_files(
         start = None if earlier is None else [ClipStart(s.parameters, s.noise_seeds, s.optimizer) for s in earlier]
         results = fit_batch(targets, config, fit_config, rooms, torch_device, on_step=on_step, start=start, should_stop=should_stop)
         for k, (clip, result) in enumerate(zip(batch, results)):
-            source, output = sources[first + k], outputs[first + k]
+            item = inputs[first + k]
             if earlier is not None:
                 result = _continued(earlier[k], result)
-            splat = _splat_from_fit(result, clip, source, config, fit_config, rooms, torch_device, argv)
+            splat = _splat_from_fit(result, clip, item, config, fit_config, rooms, torch_device, argv)
             splat.fit["steps"] = len(result.loss_history)
             splat.fit["partial"] = result.partial
-            write_splat(output, splat)
+            write_splat(item.output, splat)
             outcomes.append(FitOutcome(splat=splat, result=result, clip=clip))
     return outcomes
 
@@ -174,7 +206,7 @@ def default_batch_size(config: ModelConfig, device: torch.device) -> int:
 
 
 def _splat_from_fit(
-    result: FitResult, clip: Clip, source: Path, config: ModelConfig, fit_config: FitConfig,
+    result: FitResult, clip: Clip, item: FitInput, config: ModelConfig, fit_config: FitConfig,
     rooms: RoomBank, device: torch.device, argv: list[str] | None,
 ) -> Splat:
     return Splat(
@@ -196,9 +228,10 @@ def _splat_from_fit(
         },
         loss_history=result.loss_history,
         optimizer=result.optimizer_state or None,
+        labels=item.labels,
         provenance={
-            "source_name": source.name,
-            "source_sha256": file_sha256(source),
+            "source_name": item.source.name,
+            "source_sha256": _source_sha256(item.source.resolve(), item.source.stat().st_mtime_ns),
             "source_sample_rate": clip.source_rate,
             "source_frames": clip.source_frames,
             "source_channels": clip.source_channels,
@@ -209,6 +242,7 @@ def _splat_from_fit(
             "device": device_name(device),
             "seed": fit_config.seed,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **item.provenance,
         },
     )
 
@@ -232,10 +266,7 @@ def perturb_splat_file(
         raise ValueError(f"variants must be >= 1, got {variants}")
     splat = read_splat(source)
     parent_sha = file_sha256(source)
-    if variants == 1:
-        outputs = [output]
-    else:
-        outputs = [output.with_name(f"{output.stem}-{k + 1:03d}{output.suffix or '.splat'}") for k in range(variants)]
+    outputs = perturb_outputs(output, variants)
     for path in outputs:
         check_output_path(path, inputs=[source])
     written = []
@@ -254,6 +285,20 @@ def perturb_splat_file(
         write_splat(path, varied)
         written.append((path, varied))
     return written
+
+
+@functools.lru_cache(maxsize=64)
+def _source_sha256(path: Path, mtime_ns: int) -> str:
+    """A source's SHA-256, hashed once per process (a recording cut into many segments is
+    fitted many times); the modification time keys out a file changed since."""
+    return file_sha256(path)
+
+
+def perturb_outputs(output: Path, variants: int) -> list[Path]:
+    """Where `perturb_splat_file` writes: `output` for one variant, else <stem>-001.splat, ..."""
+    if variants == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}-{k + 1:03d}{output.suffix or '.splat'}") for k in range(variants)]
 
 
 def edit_splat_file(source: Path, output: Path, operations: list[tuple[str, str]], *, argv: list[str] | None = None) -> Splat:
@@ -347,4 +392,4 @@ def _with_history(provenance: dict, step: dict) -> dict:
     return {**provenance, "history": [*provenance.get("history", []), step]}
 
 
-__all__ = ["FitOutcome", "fit_audio_file", "fit_audio_files", "perturb_splat_file", "edit_splat_file", "render_splat", "quality_against", "draw_splat_timeline", "check_output_path", "load_rooms"]
+__all__ = ["FitOutcome", "FitInput", "fit_audio_file", "fit_audio_files", "fit_inputs", "fit_clips", "load_input_clip", "perturb_outputs", "perturb_splat_file", "edit_splat_file", "render_splat", "quality_against", "draw_splat_timeline", "check_output_path", "load_rooms"]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -19,14 +19,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from audiosplat import __version__
-from audiosplat.api import check_output_path, edit_splat_file, fit_audio_files, draw_splat_timeline, perturb_splat_file, quality_against, render_splat, resume_settings
-from audiosplat.audio import write_wav, write_wav_stream
+from audiosplat.api import FitInput, check_output_path, edit_splat_file, draw_splat_timeline, perturb_outputs, perturb_splat_file, quality_against, render_splat, resume_settings
+from audiosplat.audio import AUDIO_SUFFIXES, write_wav, write_wav_stream
+from audiosplat.batch import ItemReport, error_text, Tally, is_complete_output, make_output_folders, report_lines, run_each
 from audiosplat.config import ModelConfig
 from audiosplat.edits import EditError, select
-from audiosplat.errors import AudiosplatError
+from audiosplat.errors import AudiosplatError, UsageError
 from audiosplat.fit import FitConfig
+from audiosplat.fit_runner import FitSettings, run_fits
+from audiosplat.inputs import SPLAT_SUFFIXES, STDIN, Input, expand_inputs, names_many, output_paths
+from audiosplat.musicnet import musicnet_inputs
 from audiosplat.splatfile import read_splat
 from audiosplat.runtime import configure_for_fitting
+from audiosplat.stop import stop_on_signal
 from audiosplat.summary import summarise
 
 app = typer.Typer(
@@ -85,15 +90,8 @@ def _user_errors(verbose: bool) -> Iterator[None]:
     except (AudiosplatError, ValueError, OSError) as exc:
         if verbose:
             raise
-        typer.echo(f"audiosplat: error: {_one_line(exc)}", err=True)
-        raise typer.Exit(2 if isinstance(exc, EditError) else 1) from None
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.filename is not None:
-        return f"{exc.filename}: {exc.strerror or exc}"
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+        typer.echo(f"audiosplat: error: {error_text(exc)}", err=True)
+        raise typer.Exit(2 if isinstance(exc, UsageError) else 1) from None
 
 
 @app.callback(invoke_without_command=True)
@@ -106,10 +104,17 @@ def _main(
     configure_for_fitting()
 
 
+InputsArg = Annotated[Optional[list[str]], typer.Argument(help="Files, folders (every matching file below them, recursively) or - (paths on stdin, one a line).", show_default=False)]
+GlobOpt = Annotated[Optional[str], typer.Option("--glob", help="Which files to take from folders, e.g. '*.wav' (default: by suffix).")]
+SkipOpt = Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output already exists and reads back complete (resume a killed batch).")]
+FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first input that fails (default: report it and go on).")]
+ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="Write one JSON line per input here (input, output, status, error, steps, final_loss, relative_l1, seconds).")]
+
+
 @app.command()
 def fit(
-    sources: Annotated[list[Path], typer.Argument(help="Audio files to fit (wav, flac, ogg, mp3, ...).", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The .splat file to write; a folder when there are several inputs.", show_default=False)],
+    sources: InputsArg = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .splat file to write; a folder when there are several inputs, a folder or -.", show_default=False)] = ...,
     steps: Annotated[Optional[int], typer.Option(min=0, help="Adam steps (default 3000; with --seconds alone, as many as the time allows).", show_default=False)] = None,
     seconds: Annotated[Optional[float], typer.Option(help="Time budget of each batch's fit in wall-clock seconds, set-up included: the fit ends when it runs out (or after --steps, whichever is first).", show_default=False)] = None,
     events: Annotated[int, typer.Option(help="Number of events, a power of two >= 2.")] = 64,
@@ -123,6 +128,14 @@ def fit(
     rooms: Annotated[Optional[Path], typer.Option(help="Folder of impulse-response audio files to use as rooms (default: the built-in procedural rooms).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the fit stored in this .splat (one input only) exactly: its parameters, Adam state, sizes, seed, loss and rooms are used; --steps more steps are taken.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Clips fitted together in one batch (default: 1 on the CPU, as many as fit in memory on a GPU).")] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="Worker processes, each fitting whole inputs with (CPU cores / jobs) threads.")] = 1,
+    musicnet: Annotated[Optional[Path], typer.Option(help="Fit segments of the recordings in this MusicNet folder instead of SOURCES: OUT/<id>/<start>.splat, with the notes that sound in each.")] = None,
+    segments: Annotated[str, typer.Option(help="With --musicnet: all, N (the first N of each recording) or random:N (chosen with --seed).")] = "all",
+    hop: Annotated[Optional[int], typer.Option(min=1, help="With --musicnet: samples at 22050 Hz from one segment's start to the next (default: --samples).")] = None,
+    glob: GlobOpt = None,
+    skip_existing: SkipOpt = False,
+    fail_fast: FailFastOpt = False,
+    report: ReportOpt = None,
     device: DeviceOpt = Device.auto,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -130,85 +143,115 @@ def fit(
     """Fit clips as sound events and write them to .splat files.
 
     Examples: audiosplat fit examples/piano_mozart_k545.wav -o mozart.splat --steps 300;
-    audiosplat fit a.wav b.flac c.ogg -o fitted/ --device cuda
+    find clips -name '*.wav' | audiosplat fit - -o fitted/ --skip-existing --report fitted.jsonl;
+    audiosplat fit --musicnet musicnet/ -o segments/ --segments random:4 --jobs 2
     """
     err = _stderr()
     with _user_errors(verbose):
         config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value)
         steps = steps if steps is not None else (UNBOUNDED_STEPS if seconds is not None else DEFAULT_STEPS)
         fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss.value, seconds=seconds)
-        outputs = _fit_outputs(sources, output)
+        if musicnet is not None:
+            _usage_check(not sources, "give either SOURCES or --musicnet, not both")
+            inputs = musicnet_inputs(musicnet, output, n_samples=samples, sample_rate=config.sample_rate, segments=segments, hop=hop, seed=seed)
+            many = True
+        else:
+            _usage_check(bool(sources), "give the audio files to fit (or - to read their paths from stdin, or --musicnet ROOT)")
+            found, outputs, many = _plan(sources, output, AUDIO_SUFFIXES, glob, ".splat")
+            inputs = [FitInput(i.path, o, offset) for i, o in zip(found, outputs)]
         earlier = None
         if resume is not None:
-            if len(sources) != 1:
+            if len(inputs) != 1:
                 raise AudiosplatError("--resume takes exactly one input")
-            earlier = [read_splat(resume)]
-            config, fit_config = resume_settings(earlier[0], resume, sources[0], steps, lr)
+            earlier = read_splat(resume)
+            config, fit_config = resume_settings(earlier, resume, inputs[0].source, steps, lr)
             fit_config = dataclasses.replace(fit_config, seconds=seconds)
-            if resume.resolve() == outputs[0].resolve() and not quiet:
+            if resume.resolve() == inputs[0].output.resolve() and not quiet:
                 err.print(f"{resume}: will be replaced by the continued fit once it is done")
+        if many:
+            make_output_folders(output, [i.output for i in inputs])
         if verbose:
-            err.print(f"fitting {len(sources)} clip(s): {config.model} model, {config.n_events} events, {config.n_samples} samples, {steps} steps, loss {fit_config.loss}, seed {fit_config.seed}")
-        with _step_progress(err, steps, enabled=not quiet, log_lines=verbose) as (on_batch, on_step), _stop_on_signal() as stop_requested:
-            outcomes = fit_audio_files(
-                sources, outputs, config=config, fit_config=fit_config, offset_s=offset, rooms_dir=rooms,
-                device=device.value, batch_size=batch_size, argv=sys.argv, on_step=on_step, on_batch=on_batch,
-                resume=earlier, should_stop=stop_requested,
+            err.print(f"fitting {len(inputs)} clip(s): {config.model} model, {config.n_events} events, {config.n_samples} samples, {steps} steps, loss {fit_config.loss}, seed {fit_config.seed}")
+        settings = FitSettings(config, fit_config, rooms, device.value, batch_size, tuple(sys.argv))
+        with (
+            _reporting(err, report, many=many, quiet=quiet, describe=_describe_fit) as batch,
+            _step_progress(err, fit_config.steps, enabled=not quiet and jobs == 1, log_lines=verbose) as (on_batch, on_step),
+            stop_on_signal() as stop_requested,
+        ):
+            run_fits(
+                inputs, settings, on_report=batch.on_report, jobs=jobs, skip_existing=skip_existing, fail_fast=fail_fast,
+                resume=earlier, on_step=on_step, on_batch=on_batch, should_stop=stop_requested,
             )
-        for path, outcome in zip(outputs, outcomes):
-            r = outcome.result
-            if r.partial:
-                err.print(f"{path}: interrupted after {len(r.loss_history)} steps; wrote a resumable checkpoint (continue with --resume {path})")
-            elif not quiet:
-                skipped = f", {r.skipped_steps} skipped" if r.skipped_steps else ""
-                err.print(
-                    f"{path}: final loss {r.final_loss:.6g}, relative spectral L1 {r.relative_l1:.4f} "
-                    f"({len(r.loss_history)} steps{skipped}, {r.seconds:.1f} s)"
-                )
-            typer.echo(str(path))
         if stop_requested():
-            if len(outcomes) < len(sources):
-                err.print(f"interrupted: {len(sources) - len(outcomes)} input(s) not fitted")
+            if batch.tally.seen < len(inputs):
+                err.print(f"interrupted: {len(inputs) - batch.tally.seen} input(s) not fitted")
             raise typer.Exit(130)
+        _exit_if_failed(batch)
+
+
+def _describe_fit(r: ItemReport) -> str:
+    return f"{r.output}: final loss {r.final_loss:.6g}, relative spectral L1 {r.relative_l1:.4f} ({r.steps} steps, {r.seconds:.1f} s)"
+
+
+def _usage_check(ok: bool, message: str) -> None:
+    if not ok:
+        typer.echo(f"audiosplat: error: {message}", err=True)
+        raise typer.Exit(2)
+
+
+def _plan(args: list[str], output: Path, suffixes: frozenset[str], glob: str | None, suffix: str) -> tuple[list[Input], list[Path], bool]:
+    """The inputs named on the command line (stdin read for -), their outputs, and whether
+    this is a batch (-o a folder)."""
+    stdin_text = sys.stdin.read() if STDIN in args else ""
+    found = expand_inputs(args, suffixes=suffixes, glob=glob, stdin_text=stdin_text)
+    many = names_many(args)
+    return found, output_paths(found, output, suffix=suffix, many=many), many
+
+
+@dataclass
+class _BatchOutput:
+    """The reports of a batch as they come: each written to the report file, a failure as one
+    line on stderr, each output on stdout; counted for the summary."""
+
+    err: Console
+    write_line: Callable[[ItemReport], None]
+    quiet: bool
+    describe: Callable[[ItemReport], str] | None
+    outputs_of: Callable[[ItemReport], list[str]]
+    tally: Tally = field(default_factory=Tally)
+
+    def on_report(self, r: ItemReport) -> None:
+        self.tally.add(r)
+        self.write_line(r)
+        if r.status == "failed":
+            text = r.error if r.error.startswith(r.input) else f"{r.input}: {r.error}"
+            typer.echo(f"audiosplat: error: {text}", err=True)
+            return
+        if not self.quiet:
+            if r.status == "skipped":
+                self.err.print(f"{r.output}: already complete; skipped")
+            elif self.describe is not None:
+                self.err.print(self.describe(r))
+        for path in self.outputs_of(r):
+            typer.echo(path)
 
 
 @contextlib.contextmanager
-def _stop_on_signal():
-    """The first Ctrl-C or SIGTERM asks the fit to stop after its current step (and write
-    resumable checkpoints); a second one interrupts at once. Yields the 'stop asked' test."""
-    requested: list[int] = []
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def ask_to_stop(signum, frame) -> None:
-        requested.append(signum)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-    for sig in previous:
-        signal.signal(sig, ask_to_stop)
-    try:
-        yield lambda: bool(requested)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+def _reporting(err: Console, report: Path | None, *, many: bool, quiet: bool, describe=None, outputs_of=lambda r: [r.output]):
+    """Yield the batch's `_BatchOutput`; at the end, the report file is renamed into place
+    and a batch's summary printed."""
+    if report is not None:
+        check_output_path(report, inputs=[])
+    with report_lines(report) as write_line:
+        batch = _BatchOutput(err, write_line, quiet, describe, outputs_of)
+        yield batch
+    if many and not quiet:
+        err.print(batch.tally.summary() + (f"; report in {report}" if report is not None else ""))
 
 
-def _fit_outputs(sources: list[Path], output: Path) -> list[Path]:
-    """One input: `output` is the file (or a folder to put <stem>.splat in). Several inputs:
-    `output` is a folder (made if missing) and each gets <stem>.splat in it."""
-    if len(sources) == 1 and not output.is_dir():
-        return [output]
-    if output.exists() and not output.is_dir():
-        raise AudiosplatError(f"{output}: with several inputs, -o must be a folder")
-    names = [Path(s).stem + ".splat" for s in sources]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise AudiosplatError(f"{output}: several inputs would write {duplicates[0]}; fit them into different folders")
-    if not output.exists():
-        if not output.parent.is_dir():
-            raise AudiosplatError(f"{output}: the output folder {output.parent} does not exist")
-        output.mkdir()
-    return [output / n for n in names]
+def _exit_if_failed(batch: _BatchOutput) -> None:
+    if batch.tally.counts["failed"]:
+        raise typer.Exit(1)
 
 
 @contextlib.contextmanager
@@ -247,37 +290,58 @@ def _step_progress(console: Console, steps: int, enabled: bool, log_lines: bool)
 
 @app.command()
 def render(
-    source: Annotated[Path, typer.Argument(help="The .splat file to render.", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The wav file to write; '-' writes it to stdout.", show_default=False)],
+    sources: InputsArg = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The wav file to write ('-': to stdout, one input only); a folder when there are several inputs.", show_default=False)] = ...,
     subtype: Annotated[Subtype, typer.Option(help="Sample format of the wav.")] = Subtype.float,
-    stems: Annotated[Optional[Path], typer.Option(help="Also write one wav per event into this folder.")] = None,
+    stems: Annotated[Optional[Path], typer.Option(help="Also write one wav per event into this folder (in a batch, a subfolder per input).")] = None,
+    glob: GlobOpt = None,
+    skip_existing: SkipOpt = False,
+    fail_fast: FailFastOpt = False,
+    report: ReportOpt = None,
     device: DeviceOpt = Device.auto,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Render the events of a .splat file to a wav file.
+    """Render the events of .splat files to wav files.
 
-    Example: audiosplat render mozart.splat -o mozart.wav --subtype pcm16
+    Examples: audiosplat render mozart.splat -o mozart.wav --subtype pcm16;
+    audiosplat render fitted/ -o renders/ --skip-existing
     """
     err = _stderr()
     with _user_errors(verbose):
-        to_stdout = str(output) == "-"
-        if not to_stdout:
-            check_output_path(output, inputs=[source])
-        splat = read_splat(source)
-        rate, fmt = splat.config.sample_rate, SUBTYPES[subtype]
-        audio = render_splat(splat, device=device.value)
-        if to_stdout:
-            write_wav_stream(sys.stdout.buffer, audio, rate, fmt)
-        else:
-            write_wav(output, audio, rate, fmt)
-        if stems is not None:
-            stems.mkdir(parents=True, exist_ok=True)
-            for e, stem in enumerate(render_splat(splat, device=device.value, stems=True)):
-                write_wav(stems / f"event-{e:03d}.wav", stem, rate, fmt)
-        if not quiet:
-            extra = f" and {splat.n_events} stems in {stems}" if stems is not None else ""
-            err.print(f"{source}: rendered {splat.config.duration_s:.3f} s at {rate} Hz to {'stdout' if to_stdout else output}{extra}")
+        _usage_check(bool(sources), "give the .splat files to render")
+
+        def render_one(source: Path, out: Path) -> None:
+            to_stdout = str(out) == STDIN
+            if not to_stdout:
+                check_output_path(out, inputs=[source])
+            splat = read_splat(source)
+            rate, fmt = splat.config.sample_rate, SUBTYPES[subtype]
+            audio = render_splat(splat, device=device.value)
+            if to_stdout:
+                write_wav_stream(sys.stdout.buffer, audio, rate, fmt)
+            else:
+                write_wav(out, audio, rate, fmt)
+            folder = stems if stems is None or not many else stems / out.relative_to(output).with_suffix("")
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+                for e, stem in enumerate(render_splat(splat, device=device.value, stems=True)):
+                    write_wav(folder / f"event-{e:03d}.wav", stem, rate, fmt)
+            if not quiet:
+                extra = f" and {splat.n_events} stems in {folder}" if folder is not None else ""
+                err.print(f"{source}: rendered {splat.config.duration_s:.3f} s at {rate} Hz to {'stdout' if to_stdout else out}{extra}")
+
+        if str(output) == STDIN:
+            _usage_check(not names_many(sources), "-o - writes one input's wav to stdout; give a folder for several inputs")
+            many = False
+            render_one(Path(sources[0]), output)
+            return
+        found, outputs, many = _plan(sources, output, SPLAT_SUFFIXES, glob, ".wav")
+        if many:
+            make_output_folders(output, outputs)
+        with _reporting(err, report, many=many, quiet=quiet) as batch:
+            run_each([(i.path, o) for i, o in zip(found, outputs)], render_one, on_report=batch.on_report, skip_existing=skip_existing, fail_fast=fail_fast)
+        _exit_if_failed(batch)
 
 
 class SortKey(str, Enum):
@@ -294,14 +358,18 @@ class PerturbTarget(str, Enum):
 
 @app.command()
 def perturb(
-    source: Annotated[Path, typer.Argument(help="The .splat file to perturb (never modified).", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The .splat to write; with --variants K, OUT-001.splat ... beside it.", show_default=False)],
+    sources: InputsArg = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .splat to write (a folder when there are several inputs); with --variants K, OUT-001.splat ... beside it.", show_default=False)] = ...,
     amount: Annotated[float, typer.Option(min=0.0, help="Half-width a of the uniform noise U(-a, a) added to the latents.")] = 0.5,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the noise; variant k uses seed + k - 1.")] = 0,
     target: Annotated[Optional[PerturbTarget], typer.Option(help="roots: the two root latents of a seed-model file (32 events move together, as in the article); events: each event's latent (the only one for direct-model files, whose latents are the events' parameters in natural units); both. Default: roots for seed, events for direct.", show_default=False)] = None,
     times: Annotated[float, typer.Option(min=0.0, help="Also move each onset by U(-t, t) seconds.")] = 0.0,
     variants: Annotated[int, typer.Option(min=1, help="Number of variants to write.")] = 1,
     render_wav: Annotated[bool, typer.Option("--render", help="Also render each variant to a wav beside it.")] = False,
+    glob: GlobOpt = None,
+    skip_existing: SkipOpt = False,
+    fail_fast: FailFastOpt = False,
+    report: ReportOpt = None,
     device: DeviceOpt = Device.auto,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -312,24 +380,38 @@ def perturb(
     """
     err = _stderr()
     with _user_errors(verbose):
-        written = perturb_splat_file(
-            source, output, amount=amount, seed=seed, target=target and target.value, onset_jitter_s=times,
-            variants=variants, argv=sys.argv,
-        )
-        for path, splat in written:
-            if render_wav:
-                wav = path.with_suffix(".wav")
-                write_wav(wav, render_splat(splat, device=device.value), splat.config.sample_rate)
-            typer.echo(str(path))
-        if not quiet:
-            err.print(f"{source}: wrote {len(written)} variant(s) (amount {amount}, seed {seed})")
+        _usage_check(bool(sources), "give the .splat files to perturb")
+        found, outputs, many = _plan(sources, output, SPLAT_SUFFIXES, glob, ".splat")
+        if many:
+            make_output_folders(output, outputs)
+
+        def perturb_one(source: Path, out: Path) -> None:
+            written = perturb_splat_file(
+                source, out, amount=amount, seed=seed, target=target and target.value, onset_jitter_s=times, variants=variants, argv=sys.argv,
+            )
+            for path, splat in written:
+                if render_wav:
+                    write_wav(path.with_suffix(".wav"), render_splat(splat, device=device.value), splat.config.sample_rate)
+            if not quiet:
+                err.print(f"{source}: wrote {len(written)} variant(s) (amount {amount}, seed {seed})")
+
+        with _reporting(err, report, many=many, quiet=quiet, outputs_of=lambda r: [str(p) for p in perturb_outputs(Path(r.output), variants)]) as batch:
+            run_each(
+                [(i.path, o) for i, o in zip(found, outputs)], perturb_one, on_report=batch.on_report, skip_existing=skip_existing,
+                fail_fast=fail_fast, complete=lambda o: all(is_complete_output(p) for p in perturb_outputs(o, variants)),
+            )
+        _exit_if_failed(batch)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def edit(
     ctx: typer.Context,
-    source: Annotated[Path, typer.Argument(help="The .splat file to edit (never modified).", show_default=False)],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The edited .splat to write.", show_default=False)],
+    sources: InputsArg = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The edited .splat to write; a folder when there are several inputs.", show_default=False)] = ...,
+    glob: GlobOpt = None,
+    skip_existing: SkipOpt = False,
+    fail_fast: FailFastOpt = False,
+    report: ReportOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -346,31 +428,50 @@ def edit(
     """
     err = _stderr()
     with _user_errors(verbose):
-        operations = _edit_operations(ctx.args)
-        edit_splat_file(source, output, operations, argv=sys.argv)
-        typer.echo(str(output))
-        if not quiet:
-            err.print(f"{source}: {len(operations)} edit(s) written to {output}")
+        # unknown options pass through as arguments, so the edits arrive among the inputs
+        inputs, operations = _edit_words([*(sources or []), *ctx.args])
+        _usage_check(bool(inputs), "give the .splat files to edit")
+        found, outputs, many = _plan(inputs, output, SPLAT_SUFFIXES, glob, ".splat")
+        if many:
+            make_output_folders(output, outputs)
+
+        def edit_one(source: Path, out: Path) -> None:
+            edit_splat_file(source, out, operations, argv=sys.argv)
+            if not quiet:
+                err.print(f"{source}: {len(operations)} edit(s) written to {out}")
+
+        with _reporting(err, report, many=many, quiet=quiet) as batch:
+            run_each([(i.path, o) for i, o in zip(found, outputs)], edit_one, on_report=batch.on_report, skip_existing=skip_existing, fail_fast=fail_fast)
+        _exit_if_failed(batch)
 
 
-def _edit_operations(args: list[str]) -> list[tuple[str, str]]:
-    """The (name, value) pairs of `--name value` words, in order."""
-    if not args:
+def _edit_words(words: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The inputs and the (name, value) pairs of `--name value` edits among `words`, in order."""
+    inputs, operations, k = [], [], 0
+    while k < len(words):
+        if words[k].startswith("--"):
+            if k + 1 == len(words):
+                raise EditError(f"edit {words[k]} has no value; edits come as '--name value' pairs")
+            operations.append((words[k][2:], words[k + 1]))
+            k += 2
+        else:
+            inputs.append(words[k])
+            k += 1
+    if not operations:
         raise EditError("no edits given (e.g. --gain -6 or --drop quietest:8); see audiosplat edit --help")
-    if len(args) % 2 or not all(a.startswith("--") for a in args[::2]):
-        raise EditError(f"edits come as '--name value' pairs, got: {' '.join(args)}")
-    return [(name[2:], value) for name, value in zip(args[::2], args[1::2])]
+    return inputs, operations
 
 
 @app.command()
 def inspect(
-    sources: Annotated[list[Path], typer.Argument(help="One or more .splat files.", show_default=False)],
+    sources: InputsArg = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file on stdout.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Only validate; exit 1 if any file is invalid.")] = False,
     against: Annotated[Optional[Path], typer.Option(help="Source audio: also report the render's quality against it (relative spectral L1 at 2048/256 and 512/128, multi-scale log-mel distance, chroma similarity; ViSQOL with audiosplat[eval]).")] = None,
     sort: Annotated[SortKey, typer.Option(help="Order of the event table: index, time or energy (loudest first).")] = SortKey.index,
     events: Annotated[Optional[str], typer.Option(help="Show only these events: 0,3,7-12 or a condition such as gain_db<-30.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Draw the timeline of events to this PNG (one input file; with --against, spectrograms too). Needs audiosplat[plot].")] = None,
+    glob: GlobOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -379,11 +480,13 @@ def inspect(
     Example: audiosplat inspect mozart.splat --json | jq .relative_spectral_l1
     """
     err = _stderr()
-    if plot is not None and len(sources) != 1:
-        typer.echo("audiosplat: error: --plot draws one file; give a single .splat", err=True)
-        raise typer.Exit(2)
+    _usage_check(bool(sources), "give the .splat files to inspect")
+    with _user_errors(verbose):
+        stdin_text = sys.stdin.read() if STDIN in sources else ""
+        paths = [i.path for i in expand_inputs(sources, suffixes=SPLAT_SUFFIXES, glob=glob, stdin_text=stdin_text)]
+    _usage_check(plot is None or len(paths) == 1, "--plot draws one file; give a single .splat")
     failed = 0
-    for path in sources:
+    for path in paths:
         try:
             with _user_errors(verbose):
                 splat = read_splat(path)

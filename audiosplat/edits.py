@@ -15,7 +15,7 @@ import re
 
 import torch
 
-from audiosplat.errors import AudiosplatError
+from audiosplat.errors import UsageError
 from audiosplat.onset import samples_to_bits
 from audiosplat.splatfile import Splat
 from audiosplat.summary import event_rows
@@ -27,7 +27,7 @@ _CONDITION = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|==|!=|<|>)\s*([-+0-9.eE]+)\s*$"
 _RANK = re.compile(r"^\s*(quietest|loudest)\s*:\s*(\d+)\s*$")
 
 
-class EditError(AudiosplatError):
+class EditError(UsageError):
     """An edit that cannot be applied as written (a usage error)."""
 
 

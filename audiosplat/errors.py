@@ -5,6 +5,11 @@ class AudiosplatError(Exception):
     """A user-facing problem: the message is one plain sentence that names the file."""
 
 
+class UsageError(AudiosplatError):
+    """The command was asked for something that cannot be done as written (exit code 2); in
+    a batch it stops the batch rather than failing one input."""
+
+
 class AudioReadError(AudiosplatError):
     """An input audio file is missing, unreadable, empty or not finite."""
 

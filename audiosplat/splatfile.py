@@ -36,6 +36,17 @@ MAX_PITCHES = 1024
 MAX_ROOMS = 256
 MAX_ROOM_SAMPLES = 2**26  # R * N of embedded impulses: 256 MiB of float32
 CONFIG_KEYS = ("sample_rate", "n_samples", "n_events", "latent_dim", "frame_size", "n_pitches")
+MAX_LABELS = 10**6
+# The optional /labels group: notes known to sound in the clip (e.g. MusicNet's), one row each.
+LABEL_FIELDS = {
+    "onset_s": (np.floating, "s", "note start from the clip start (negative: it began before the clip)"),
+    "offset_s": (np.floating, "s", "note end from the clip start"),
+    "instrument": (np.integer, "1", "instrument code (MusicNet: General MIDI program number)"),
+    "note": (np.integer, "1", "MIDI note number"),
+    "start_beat": (np.floating, "beats", "the note's start in beats in the score"),
+    "end_beat": (np.floating, "beats", "the note's end_beat as the dataset gives it (MusicNet: its length in beats)"),
+    "note_value": (str, "1", "the note's written value, e.g. Quarter or Dotted Eighth"),
+}
 
 
 @dataclass
@@ -60,6 +71,7 @@ class Splat:
     latents_match_controls: bool = True
     format_version: str = FORMAT_VERSION
     optimizer: dict[str, torch.Tensor] | None = None
+    labels: dict[str, np.ndarray] | None = None  # LABEL_FIELDS -> (rows,) arrays
 
     @property
     def n_events(self) -> int:
@@ -142,6 +154,13 @@ def _write(f: h5py.File, s: Splat) -> None:
     prov = f.create_group("provenance")
     for key, value in s.provenance.items():
         prov.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
+
+    if s.labels is not None:
+        labels = f.create_group("labels")
+        for name, (kind, unit, meaning) in LABEL_FIELDS.items():
+            values = np.asarray(s.labels[name])
+            data = values.astype(h5py.string_dtype()) if kind is str else values.astype(np.float64 if kind is np.floating else np.int64)
+            _dataset(labels, name, data, unit, meaning)
 
 
 def _dataset(group: h5py.Group, name: str, data: np.ndarray, unit: str, meaning: str) -> None:
@@ -237,7 +256,34 @@ def _read(f: h5py.File, path: Path) -> Splat:
         latents_match_controls=bool(f.attrs.get("latents_match_controls", True)),
         format_version=version,
         optimizer=_read_optimizer(f, expected_params, fail),
+        labels=_read_labels(f, fail),
     )
+
+
+def _read_labels(f: h5py.File, fail) -> dict[str, np.ndarray] | None:
+    """The optional /labels group: one 1-D dataset per LABEL_FIELDS entry, all one length."""
+    g = f.get("labels")
+    if g is None:
+        return None
+    if not isinstance(g, h5py.Group):
+        raise fail("/labels must be a group")
+    labels = {}
+    for name, (kind, _, _) in LABEL_FIELDS.items():
+        ds = g.get(name)
+        if not isinstance(ds, h5py.Dataset) or ds.ndim != 1 or ds.shape[0] > MAX_LABELS:
+            raise fail(f"/labels/{name} must be a one-dimensional dataset of at most {MAX_LABELS} rows")
+        if kind is str:
+            if h5py.check_string_dtype(ds.dtype) is None:
+                raise fail(f"/labels/{name} must hold strings")
+            labels[name] = np.array([_text(x) for x in ds[()]], dtype=object)
+            continue
+        data = _array(g, name, None, kind, fail, finite=False)
+        if kind is np.floating and not np.all(np.isfinite(data)):
+            raise fail(f"dataset /labels/{name} contains NaN or infinite values")
+        labels[name] = data
+    if len({len(v) for v in labels.values()}) != 1:
+        raise fail("the datasets in /labels have different lengths")
+    return labels
 
 
 def _read_optimizer(f: h5py.File, shapes: dict[str, tuple[int, ...]], fail) -> dict[str, torch.Tensor] | None:

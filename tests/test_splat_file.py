@@ -228,3 +228,30 @@ def test_optimizer_state_round_trips_and_is_validated(fitted_splat, tmp_path):
         del f[f"optimizer/exp_avg/{name}"]
         f.create_dataset(f"optimizer/exp_avg/{name}", data=np.zeros((3, 3), np.float32))
     _refused(path, "shape")
+
+
+def test_note_labels_are_optional_round_trip_and_are_validated(fitted_splat, tmp_path):
+    assert read_splat(fitted_splat).labels is None and read_splat(GOLDEN).labels is None
+    labels = {
+        "onset_s": np.array([-0.01, 0.5]), "offset_s": np.array([0.2, 0.9]), "instrument": np.array([1, 41]),
+        "note": np.array([60, 72]), "start_beat": np.array([0.0, 1.5]), "end_beat": np.array([0.5, 1.0]),
+        "note_value": np.array(["Quarter", "Dotted Eighth"], dtype=object),
+    }
+    path = tmp_path / "labelled.splat"
+    write_splat(path, dataclasses.replace(read_splat(fitted_splat), labels=labels))
+    back = read_splat(path).labels
+    assert back["note_value"].tolist() == ["Quarter", "Dotted Eighth"] and back["note"].tolist() == [60, 72]
+    np.testing.assert_array_equal(back["onset_s"], labels["onset_s"])  # float64: no rounding
+    with h5py.File(path, "r") as f:
+        assert f["labels/onset_s"].attrs["units"] == "s"
+    for damage, fragment in (
+        (lambda f: (f.__delitem__("labels/note"), f["labels"].create_dataset("note", data=np.array([60]))), "different lengths"),
+        (lambda f: (f.__delitem__("labels/offset_s"), f["labels"].create_dataset("offset_s", data=np.array([0.1, np.nan]))), "NaN"),
+        (lambda f: f.__delitem__("labels/end_beat"), "/labels/end_beat"),
+    ):
+        bad = tmp_path / "bad.splat"
+        shutil.copy(path, bad)
+        with h5py.File(bad, "r+") as f:
+            damage(f)
+        with pytest.raises(SplatFormatError, match=fragment):
+            read_splat(bad)
