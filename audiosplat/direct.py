@@ -122,31 +122,33 @@ class DirectModel(nn.Module):
 def initial_groups(notes: list[Note], config: ModelConfig, n_rooms: int) -> dict[str, torch.Tensor]:
     """Starting parameters from the notes found in the clip (`analysis.find_notes`): the
     E most salient notes become events, in onset order, with gains relative to the
-    strongest; events left over start near-silent, spread over the clip, free to move.
-    Everything else starts at a plain struck-string setting."""
+    strongest; events left over start near-silent, spread over the clip, free to move."""
     e = config.n_events
     chosen = sorted(notes[:e], key=lambda n: n.onset_frame)
     spare = e - len(chosen)
     loudest = max((n.salience for n in chosen), default=1.0)
-    onset = [n.onset_frame - 0.5 for n in chosen] + [(i + 0.5) * config.n_frames / max(spare, 1) for i in range(spare)]
-    pitch = [n.pitch_midi for n in chosen] + [60.0 + 12.0 * (i % 3) for i in range(spare)]
-    gain = [n.salience / loudest for n in chosen] + [1e-3] * spare
+    onsets = [n.onset_frame - 0.5 for n in chosen] + [(i + 0.5) * config.n_frames / max(spare, 1) for i in range(spare)]
+    pitches = [n.pitch_midi for n in chosen] + [60.0 + 12.0 * (i % 3) for i in range(spare)]
+    gains = [n.salience / loudest for n in chosen] + [1e-3] * spare
+    return note_rows(torch.tensor(onsets), torch.tensor(pitches), torch.tensor(gains), n_rooms)
 
-    def column(values, *rest: float) -> torch.Tensor:
-        first = torch.tensor(values, dtype=torch.float32)[:, None]
-        return torch.cat([first, torch.tensor(rest, dtype=torch.float32).expand(e, len(rest))], dim=-1)
+
+def note_rows(onset_frames: torch.Tensor, pitch_midi: torch.Tensor, gain: torch.Tensor, n_rooms: int) -> dict[str, torch.Tensor]:
+    """Parameter rows of notes at the given onsets (frames), pitches (MIDI) and gains, all
+    (n,); everything else starts at a plain struck-string setting."""
+    n = onset_frames.shape[0]
 
     def constant(*values: float) -> torch.Tensor:
-        return torch.tensor(values, dtype=torch.float32).expand(e, len(values)).clone()
+        return torch.tensor(values, dtype=torch.float32).expand(n, len(values)).clone()
 
-    pitch_t = torch.tensor(pitch, dtype=torch.float32)
+    pitch = pitch_midi.float()
     return {
-        "onset_frames": column([max(o, 0.0) for o in onset]),
-        "log_gain": torch.tensor(gain, dtype=torch.float32).log()[:, None],
+        "onset_frames": onset_frames.float().clamp_min(0.0)[:, None],
+        "log_gain": gain.float().log()[:, None],
         "envelope": constant(0.5, math.log(0.005)),
         "mix": constant(0.0, 2.0),
-        "noise": torch.stack([pitch_t + 24.0, torch.full_like(pitch_t, math.log(2000.0))], dim=-1),
-        "pitch": pitch_t[:, None],
+        "noise": torch.stack([pitch + 24.0, torch.full_like(pitch, math.log(2000.0))], dim=-1),
+        "pitch": pitch[:, None],
         "shape": constant(*[0.0] * len(SHAPES)),
         "cutoff": constant(math.log(8000.0), math.log(2000.0)),
         "decay": constant(math.log(1.5), math.log(0.5)),

@@ -20,6 +20,7 @@ from audiosplat.config import ModelConfig
 from audiosplat.controls import EventControls
 from audiosplat.direct import DirectModel, initial_groups
 from audiosplat.models import Model, build_model
+from audiosplat.relocate import RELOCATE_EVERY, relocate_dead_events
 from audiosplat.loss import FULL_BAND_STFT, framed_stft_magnitude, make_loss, relative_spectral_l1
 from audiosplat.model import EventModel
 from audiosplat.rooms import RoomBank
@@ -210,6 +211,9 @@ class Fitter:
         for c, (model, optimiser) in enumerate(zip(self.models, self.optimisers)):
             if start is not None and start[c].optimizer_state:
                 load_adam_state(model, optimiser, start[c].optimizer_state)
+        # steps taken so far, an earlier run's included, so that a resumed fit relocates
+        # events at the same steps as an uninterrupted one
+        self.steps_taken = [int(s.optimizer_state["step"]) if s.optimizer_state else 0 for s in start] if start else [0] * self.n_clips
 
     def _match_level(self) -> None:
         """Scale each clip's gains so that its first render's spectrogram matches the
@@ -233,7 +237,8 @@ class Fitter:
         for optimiser in self.optimisers:
             optimiser.zero_grad(set_to_none=True)
         controls, _ = self._decode()
-        losses = self.loss_fn(self.renderer(controls, self.assets))
+        renders = self.renderer(controls, self.assets)
+        losses = self.loss_fn(renders)
         values = losses.detach().cpu().tolist()
         finite = torch.isfinite(losses.detach())
         if bool(finite.any()):
@@ -242,6 +247,10 @@ class Fitter:
             bool(ok) and clip_and_step(list(m.parameters()), opt, self.fit_config.grad_clip)
             for ok, m, opt in zip(finite.tolist(), self.models, self.optimisers)
         ]
+        for c, ok in enumerate(applied):
+            self.steps_taken[c] += ok
+            if ok and isinstance(self.models[c], DirectModel) and self.steps_taken[c] % RELOCATE_EVERY == 0:
+                relocate_dead_events(self.models[c], self.optimisers[c], self.targets[c], renders[c])
         return values, applied
 
     def evaluate(self) -> tuple[EventControls, list[torch.Tensor], torch.Tensor, list[float]]:

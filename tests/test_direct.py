@@ -9,8 +9,9 @@ import torch
 
 from audiosplat.analysis import find_notes, onset_frames
 from audiosplat.config import ModelConfig
-from audiosplat.direct import DirectModel, initial_groups, pitch_weights
+from audiosplat.direct import DirectModel, initial_groups, note_rows, pitch_weights
 from audiosplat.onset import delay_by_samples
+from audiosplat.relocate import dead_events, relocate_dead_events
 from audiosplat.rooms import procedural_bank
 from audiosplat.synth import SynthAssets, event_signals, noise_seeds_for
 from audiosplat.wavetable import hz_to_midi
@@ -90,3 +91,24 @@ def test_analysis_start_puts_events_on_the_notes():
     loud = groups["log_gain"][:, 0] > math.log(0.05)
     pitches = sorted(round(p) for p in groups["pitch"][loud, 0].tolist())
     assert 69 in pitches and 76 in pitches
+
+
+def test_dead_events_move_to_the_residual_note_with_fresh_adam_moments():
+    rooms = procedural_bank(CONFIG.n_samples, SR)
+    clip = 0.5 * _note(440.0, 0.2) + 0.5 * _note(659.26, 0.9)
+    model = DirectModel(CONFIG, rooms.n_rooms)
+    # event 0 explains the A4; the others are silent, one onset frame each
+    model.initialise_from(note_rows(torch.tensor([16.7, 1.0, 2.0, 3.0]), torch.tensor([69.0, 60, 60, 60]), torch.tensor([1.0, 1e-4, 1e-4, 1e-4]), rooms.n_rooms))
+    optimiser = torch.optim.Adam(model.parameters(), lr=0.01)
+    model()[0].gain.sum().backward()
+    optimiser.step()
+    assert dead_events(model.groups["log_gain"][:, 0].exp()).tolist() == [False, True, True, True]
+    a4_alone = 0.5 * _note(440.0, 0.2)
+    moved = relocate_dead_events(model, optimiser, clip, a4_alone)  # the render lacks the E5
+    assert moved >= 1
+    e5 = round(0.9 * SR / CONFIG.frame_size)
+    pitch, onset = model.groups["pitch"].detach()[1, 0], model.groups["onset_frames"].detach()[1, 0]
+    assert abs(float(pitch) - 76.0) < 0.5 and abs(float(onset) - e5) <= 3
+    state = optimiser.state[model.groups["log_gain"]]
+    assert float(state["exp_avg"][1].abs().sum()) == 0.0 and float(state["exp_avg"][0].abs().sum()) > 0.0
+    assert float(model.groups["pitch"][0, 0]) == 69.0  # the live event stays

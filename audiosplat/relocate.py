@@ -1,0 +1,72 @@
+"""Relocating dead events, as gsplat relocates dead Gaussians: an event whose gain has
+fallen 40 dB below the loudest explains nothing, so it is moved to the note that the
+residual spectrogram (target minus render, rectified) holds most energy in, and its Adam
+moments are reset so that it starts afresh there."""
+
+from __future__ import annotations
+
+import torch
+
+from audiosplat.analysis import PITCH_FFT, Note, magnitudes, notes_at
+from audiosplat.config import ModelConfig
+from audiosplat.direct import DirectModel, note_rows
+
+RELOCATE_EVERY = 100  # steps between relocations (counted over the whole fit, resumes included)
+DEAD_BELOW_DB = -40.0
+MAX_MOVED = 8  # events moved at a time, so the fit is never shaken up all at once
+CLEARED_FRAMES = (2, 8)  # a found note's frames taken out of the residual: before, after
+
+
+def dead_events(gain: torch.Tensor) -> torch.Tensor:
+    """(E,) gains -> (E,) bool: more than 40 dB below the loudest event."""
+    return gain < gain.max() * 10.0 ** (DEAD_BELOW_DB / 20.0)
+
+
+def residual_notes(target: torch.Tensor, render: torch.Tensor, config: ModelConfig, count: int) -> list[Note]:
+    """Up to `count` notes where the rectified residual |STFT target| - |STFT render| has the
+    most energy, loudest first; each found note's neighbourhood in time is then cleared, so
+    the next one is elsewhere. (N,), (N,) -> notes."""
+    hop = config.frame_size
+    residual = torch.relu(magnitudes(target, PITCH_FFT, hop) - magnitudes(render, PITCH_FFT, hop))
+    found: list[Note] = []
+    for _ in range(count):
+        energy = residual.pow(2).sum(dim=-1)
+        frame = int(energy.argmax())
+        if not float(energy[frame]) > 0:
+            break
+        pitches = notes_at(residual[frame : frame + 4].mean(dim=0), config.sample_rate, config.n_pitches)
+        if not pitches:
+            break
+        found.append(Note(max(frame - 1, 0), *pitches[0]))
+        residual[max(frame - CLEARED_FRAMES[0], 0) : frame + CLEARED_FRAMES[1]] = 0.0
+    return found
+
+
+def relocate_dead_events(
+    model: DirectModel, optimiser: torch.optim.Adam, target: torch.Tensor, render: torch.Tensor
+) -> int:
+    """Move the model's dead events onto the residual's notes, at the median live gain, and
+    zero their Adam moments. Returns how many events moved."""
+    with torch.no_grad():
+        gain = model.groups["log_gain"][:, 0].exp()
+        dead = dead_events(gain).nonzero().flatten()[:MAX_MOVED]
+        if dead.numel() == 0:
+            return 0
+        notes = residual_notes(target.detach().float().cpu(), render.detach().float().cpu(), model.config, dead.numel())
+        if not notes:
+            return 0
+        rows = dead[: len(notes)]
+        live_gain = gain[~dead_events(gain)].median()
+        fresh = note_rows(
+            torch.tensor([n.onset_frame - 0.5 for n in notes]),
+            torch.tensor([n.pitch_midi for n in notes]),
+            torch.full((len(notes),), float(live_gain)),
+            model.widths["room"],
+        )
+        for name, param in model.groups.items():
+            param[rows] = fresh[name].to(param.device)
+            state = optimiser.state.get(param)
+            if state:
+                state["exp_avg"][rows] = 0.0
+                state["exp_avg_sq"][rows] = 0.0
+        return len(notes)
