@@ -468,7 +468,7 @@ def inspect(
     sources: InputsArg = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file on stdout.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Only validate; exit 1 if any file is invalid.")] = False,
-    isolated: Annotated[bool, typer.Option("--isolated", help="Read each file in a child process first, so a crafted file that crashes or hangs the HDF5 library is reported invalid instead (for files from others; about 3 s a file).")] = False,
+    isolated: Annotated[bool, typer.Option("--isolated", help="Read each file in a child process first, so a crafted file that crashes or hangs the HDF5 library is reported invalid instead (for files from others; costs a fresh Python process, seconds, per file).")] = False,
     against: Annotated[Optional[Path], typer.Option(help="Source audio: also report the render's quality against it (relative spectral L1 at 2048/256 and 512/128, multi-scale log-mel distance, chroma similarity; ViSQOL with audiosplat[eval]).")] = None,
     sort: Annotated[SortKey, typer.Option(help="Order of the event table: index, time or energy (loudest first).")] = SortKey.index,
     events: Annotated[Optional[str], typer.Option(help="Show only these events: 0,3,7-12 or a condition such as gain_db<-30.")] = None,
