@@ -30,6 +30,7 @@ from audiosplat.fit_runner import FitSettings, run_fits
 from audiosplat.inputs import SPLAT_SUFFIXES, STDIN, Input, expand_inputs, names_many, output_paths
 from audiosplat.musicnet import musicnet_inputs
 from audiosplat.splatfile import read_splat
+from audiosplat.safe_open import read_splat_isolated
 from audiosplat.runtime import configure_for_fitting
 from audiosplat.stop import stop_on_signal
 from audiosplat.summary import summarise
@@ -467,6 +468,7 @@ def inspect(
     sources: InputsArg = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per file on stdout.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Only validate; exit 1 if any file is invalid.")] = False,
+    isolated: Annotated[bool, typer.Option("--isolated", help="Read each file in a child process first, so a crafted file that crashes or hangs the HDF5 library is reported invalid instead (for files from others; costs a fresh Python process, seconds, per file).")] = False,
     against: Annotated[Optional[Path], typer.Option(help="Source audio: also report the render's quality against it (relative spectral L1 at 2048/256 and 512/128, multi-scale log-mel distance, chroma similarity; ViSQOL with audiosplat[eval]).")] = None,
     sort: Annotated[SortKey, typer.Option(help="Order of the event table: index, time or energy (loudest first).")] = SortKey.index,
     events: Annotated[Optional[str], typer.Option(help="Show only these events: 0,3,7-12 or a condition such as gain_db<-30.")] = None,
@@ -489,7 +491,7 @@ def inspect(
     for path in paths:
         try:
             with _user_errors(verbose):
-                splat = read_splat(path)
+                splat = read_splat_isolated(path) if isolated else read_splat(path)
                 if check:
                     if not quiet:
                         err.print(f"{path}: valid .splat {splat.format_version}")
