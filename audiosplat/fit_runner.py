@@ -68,8 +68,9 @@ def run_fits(
     if ray_address is not None:
         from audiosplat.ray_runner import ray_cluster  # here: it imports this module, and Ray only when asked for
 
-        with ray_cluster(ray_address, settings) as pool:
-            fit_in_pool(todo, pool, fail_fast=fail_fast, on_report=on_report, should_stop=should_stop)
+        if todo:  # with every input skipped, no cluster is needed
+            with ray_cluster(ray_address, settings) as pool:
+                fit_in_pool(todo, pool, fail_fast=fail_fast, on_report=on_report, should_stop=should_stop)
         return
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as executor:
