@@ -162,23 +162,19 @@ def fit_in_pool(
     """Fit `items` in `pool`, reporting each as it finishes. Tasks are submitted only as slots
     free up, so stopping (a failure with `fail_fast`, or `should_stop()`) just submits no more;
     the tasks under way finish, or on `should_stop()` are interrupted and checkpoint."""
-    queue, pending = list(reversed(items)), {}
-    stopping = interrupted = False
+    queue, pending, interrupted = list(reversed(items)), {}, False
     while queue or pending:
-        while queue and not stopping and len(pending) < pool.slots():
+        while queue and len(pending) < pool.slots():
             item = queue.pop()
             pending[pool.submit(item)] = item
         for handle in pool.wait(list(pending)):
             for report in pool.reports(handle, pending.pop(handle)):
                 on_report(report)
-                stopping |= fail_fast and report.status == "failed"
-        if should_stop():
-            stopping = True
-            if not interrupted:
-                pool.interrupt(list(pending))
-                interrupted = True
-        if stopping:
-            queue = []
+                if fail_fast and report.status == "failed":
+                    queue = []
+        if should_stop() and not interrupted:
+            queue, interrupted = [], True
+            pool.interrupt(list(pending))
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """fit --ray: a real local Ray cluster (started by the CLI, as a user's run starts it) writes
-what --jobs 1 writes, and --skip-existing resumes it; without Ray, a one-line error."""
+what --jobs 1 writes, --skip-existing resumes it and a broken input fails alone; without Ray,
+a one-line error."""
 
 from __future__ import annotations
 
@@ -49,11 +50,15 @@ def test_a_local_ray_cluster_writes_what_jobs_1_writes_and_resumes(tmp_path):
             np.testing.assert_allclose(b.parameters[key].numpy(), a.parameters[key].numpy(), rtol=1e-5, atol=1e-5)
 
     (spread / "b.splat").unlink()  # as if its node was lost
+    (src / "d.wav").write_text("not audio")  # fails alone, on its node
     kept = (spread / "a.splat").read_bytes()
     again = _cli("fit", src, "-o", spread, *SMALL_FIT, "--seed", "3", "--ray", "local", "--skip-existing", "--report", "r.jsonl", cwd=tmp_path)
-    assert again.returncode == 0, again.stderr
-    statuses = {r["input"]: r["status"] for r in map(json.loads, (tmp_path / "r.jsonl").read_text().splitlines())}
-    assert statuses == {str(src / "a.wav"): "skipped", str(src / "b.wav"): "done", str(src / "c.wav"): "skipped"}
+    assert again.returncode == 1 and "2 skipped" in again.stderr
+    report = {r["input"]: r for r in map(json.loads, (tmp_path / "r.jsonl").read_text().splitlines())}
+    assert {k: r["status"] for k, r in report.items()} == {
+        str(src / n): status for n, status in (("a.wav", "skipped"), ("b.wav", "done"), ("c.wav", "skipped"), ("d.wav", "failed"))
+    }
+    assert "not a readable audio file" in report[str(src / "d.wav")]["error"]
     assert (spread / "a.splat").read_bytes() == kept and read_splat(spread / "b.splat").fit["steps"] == 2
 
 
