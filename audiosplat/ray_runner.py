@@ -39,6 +39,9 @@ def ray_cluster(address: str, settings: FitSettings) -> Iterator[RayTasks]:
             ray.init(address=None if address == "auto" else address, log_to_driver=False, logging_level=logging.ERROR, include_dashboard=False)
         except ConnectionError as exc:
             raise AudiosplatError(f"--ray {address}: no Ray cluster could be reached ({exc})") from None
+        # the driver prints raylet errors ("a worker died ...") to stdout, where the outputs'
+        # paths go; our reports say it in one line. A private switch (ray.util.rpdb uses it).
+        ray._private.worker._worker_logs_enabled = False
     try:
         yield RayTasks(ray, settings)
     finally:
