@@ -18,9 +18,6 @@ from audiosplat.batch import ItemReport, failed
 from audiosplat.errors import AudiosplatError
 from audiosplat.fit_runner import FitSettings, fit_in_worker
 
-INSTALL_HINT = "pip install 'audiosplat[ray]'"
-
-
 @contextlib.contextmanager
 def ray_cluster(address: str, settings: FitSettings) -> Iterator[RayTasks]:
     """Connect to the Ray cluster at `address` and yield it as a worker pool: `auto` joins
@@ -31,7 +28,7 @@ def ray_cluster(address: str, settings: FitSettings) -> Iterator[RayTasks]:
     try:
         import ray
     except ImportError:
-        raise AudiosplatError(f"--ray needs Ray, which is not installed: {INSTALL_HINT}") from None
+        raise AudiosplatError("--ray needs Ray, which is not installed: pip install 'audiosplat[ray]'") from None
     connect = not ray.is_initialized()
     if connect:
         try:
