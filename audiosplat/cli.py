@@ -130,6 +130,7 @@ def fit(
     resume: Annotated[Optional[Path], typer.Option(help="Continue the fit stored in this .splat (one input only) exactly: its parameters, Adam state, sizes, seed, loss and rooms are used; --steps more steps are taken.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Clips fitted together in one batch (default: 1 on the CPU, as many as fit in memory on a GPU).")] = None,
     jobs: Annotated[int, typer.Option(min=1, help="Worker processes, each fitting whole inputs with (CPU cores / jobs) threads.")] = 1,
+    ray: Annotated[Optional[str], typer.Option(metavar="ADDRESS", help="Fit each input as a task on a Ray cluster (pip install 'audiosplat[ray]'): auto (the one running here, else a new local one), local (a new local one) or HEAD:PORT. Inputs and outputs must be at the same paths on every node.", show_default=False)] = None,
     musicnet: Annotated[Optional[Path], typer.Option(help="Fit segments of the recordings in this MusicNet folder instead of SOURCES: OUT/<id>/<start>.splat, with the notes that sound in each.")] = None,
     segments: Annotated[str, typer.Option(help="With --musicnet: all, N (the first N of each recording) or random:N (chosen with --seed).")] = "all",
     hop: Annotated[Optional[int], typer.Option(min=1, help="With --musicnet: samples at 22050 Hz from one segment's start to the next (default: --samples).")] = None,
@@ -149,6 +150,7 @@ def fit(
     """
     err = _stderr()
     with _user_errors(verbose):
+        _usage_check(ray is None or (jobs == 1 and resume is None), "--ray runs each input as a task: drop --jobs and --resume")
         config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value)
         steps = steps if steps is not None else (UNBOUNDED_STEPS if seconds is not None else DEFAULT_STEPS)
         fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss.value, seconds=seconds)
@@ -176,11 +178,11 @@ def fit(
         settings = FitSettings(config, fit_config, rooms, device.value, batch_size, tuple(sys.argv))
         with (
             _reporting(err, report, many=many, quiet=quiet, describe=_describe_fit) as batch,
-            _step_progress(err, fit_config.steps, enabled=not quiet and jobs == 1, log_lines=verbose) as (on_batch, on_step),
+            _step_progress(err, fit_config.steps, enabled=not quiet and jobs == 1 and ray is None, log_lines=verbose) as (on_batch, on_step),
             stop_on_signal() as stop_requested,
         ):
             run_fits(
-                inputs, settings, on_report=batch.on_report, jobs=jobs, skip_existing=skip_existing, fail_fast=fail_fast,
+                inputs, settings, on_report=batch.on_report, jobs=jobs, ray_address=ray, skip_existing=skip_existing, fail_fast=fail_fast,
                 resume=earlier, on_step=on_step, on_batch=on_batch, should_stop=stop_requested,
             )
         if stop_requested():

@@ -1,16 +1,18 @@
 """Fitting many inputs: in this process (batched as `fit_clips` batches them, with progress
-callbacks and Ctrl-C checkpoints), or in J worker processes that each fit whole inputs and
-write them. Either way the reports come back to the caller, one per input."""
+callbacks and Ctrl-C checkpoints), or in a pool of workers (J processes here, or Ray tasks on
+a cluster) that each fit whole inputs and write them. Either way the reports come back to the
+caller, one per input."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable, Hashable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
@@ -43,6 +45,7 @@ def run_fits(
     *,
     on_report: Reporter,
     jobs: int = 1,
+    ray_address: str | None = None,
     skip_existing: bool = False,
     fail_fast: bool = False,
     resume: Splat | None = None,
@@ -52,17 +55,26 @@ def run_fits(
 ) -> None:
     """Fit every input whose output is not already complete (with `skip_existing`) and
     report each. With `jobs` > 1, `jobs` processes fit one input at a time each, with
-    cores // jobs torch threads. With `fail_fast`, no input is started after a failure;
-    once `should_stop()` is true, none is started either (those under way stop at their
-    next step and write checkpoints). `resume` continues the fit of a single input."""
+    cores // jobs torch threads; with `ray_address`, Ray tasks on that cluster do (see
+    `ray_runner`). With `fail_fast`, no input is started after a failure; once
+    `should_stop()` is true, none is started either (those under way stop at their next
+    step and write checkpoints). `resume` continues the fit of a single input."""
     todo = []
     for item in inputs:
         if skip_existing and is_complete_output(item.output):
             on_report(ItemReport(str(item.source), str(item.output), "skipped"))
         else:
             todo.append(item)
+    if ray_address is not None:
+        from audiosplat.ray_runner import ray_cluster  # here: it imports this module, and Ray only when asked for
+
+        if todo:  # with every input skipped, no cluster is needed
+            with ray_cluster(ray_address, settings) as pool:
+                fit_in_pool(todo, pool, fail_fast=fail_fast, on_report=on_report, should_stop=should_stop)
+        return
     if jobs > 1:
-        _fit_in_workers(todo, settings, jobs, fail_fast=fail_fast, on_report=on_report, should_stop=should_stop)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as executor:
+            fit_in_pool(todo, _Processes(executor, settings, jobs), fail_fast=fail_fast, on_report=on_report, should_stop=should_stop)
         return
     size = settings.batch_size or default_batch_size(settings.config, resolve_device(settings.device))
     for first in range(0, len(todo), size):
@@ -125,27 +137,74 @@ def _fitted(item: FitInput, outcome: FitOutcome) -> ItemReport:
     )
 
 
-def _fit_in_workers(
-    items: list[FitInput], settings: FitSettings, jobs: int, *, fail_fast: bool, on_report: Reporter, should_stop: Callable[[], bool],
+class WorkerPool(Protocol):
+    """Workers that each fit one input per task and write its output (`fit_in_worker`)."""
+
+    def slots(self) -> int:
+        """How many tasks to keep under way (asked again before each submission)."""
+
+    def submit(self, item: FitInput) -> Hashable:
+        """Start fitting `item`; returns the task's handle."""
+
+    def wait(self, handles: list[Hashable]) -> list[Hashable]:
+        """Those of `handles` that have finished, after waiting a fraction of a second for one."""
+
+    def reports(self, handle: Hashable, item: FitInput) -> list[ItemReport]:
+        """The reports of a finished task."""
+
+    def interrupt(self, handles: list[Hashable]) -> None:
+        """Ask the tasks under way to stop at their next step (they write checkpoints)."""
+
+
+def fit_in_pool(
+    items: list[FitInput], pool: WorkerPool, *, fail_fast: bool, on_report: Reporter, should_stop: Callable[[], bool],
 ) -> None:
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending = {pool.submit(_fit_in_worker, item, settings, threads) for item in items}
-        stopping = False
-        while pending:
-            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            for future in finished:
-                for report in future.result():
-                    on_report(report)
-                    stopping |= fail_fast and report.status == "failed"
-            if stopping or should_stop():
-                # inputs not started yet are dropped; those under way finish (or checkpoint)
-                pending = {f for f in pending if not f.cancel()}
+    """Fit `items` in `pool`, reporting each as it finishes. Tasks are submitted only as slots
+    free up, so stopping (a failure with `fail_fast`, or `should_stop()`) just submits no more;
+    the tasks under way finish, or on `should_stop()` are interrupted and checkpoint."""
+    queue, pending, interrupted = list(reversed(items)), {}, False
+    while queue or pending:
+        while queue and len(pending) < pool.slots():
+            item = queue.pop()
+            pending[pool.submit(item)] = item
+        for handle in pool.wait(list(pending)):
+            for report in pool.reports(handle, pending.pop(handle)):
+                on_report(report)
+                if fail_fast and report.status == "failed":
+                    queue = []
+        if should_stop() and not interrupted:
+            queue, interrupted = [], True
+            pool.interrupt(list(pending))
 
 
-def _fit_in_worker(item: FitInput, settings: FitSettings, threads: int) -> list[ItemReport]:
-    """A worker process's task: fit one input with `threads` torch threads; Ctrl-C there
-    checkpoints it as in the parent."""
+@dataclass
+class _Processes:
+    """`jobs` worker processes on this machine, with cores // jobs torch threads each."""
+
+    executor: ProcessPoolExecutor
+    settings: FitSettings
+    jobs: int
+
+    def slots(self) -> int:
+        return self.jobs
+
+    def submit(self, item: FitInput) -> Future:
+        threads = max(1, (os.cpu_count() or 1) // self.jobs)
+        return self.executor.submit(fit_in_worker, item, self.settings, threads)
+
+    def wait(self, handles: list[Future]) -> list[Future]:
+        return list(wait(handles, timeout=0.2, return_when=FIRST_COMPLETED).done)
+
+    def reports(self, handle: Future, item: FitInput) -> list[ItemReport]:
+        return handle.result()
+
+    def interrupt(self, handles: list[Future]) -> None:
+        pass  # Ctrl-C reaches the worker processes themselves (one process group)
+
+
+def fit_in_worker(item: FitInput, settings: FitSettings, threads: int) -> list[ItemReport]:
+    """A worker's task: fit one input with `threads` torch threads and write it; Ctrl-C (or
+    SIGTERM) there checkpoints it as in the parent."""
     torch.set_num_threads(threads)
     configure_for_fitting()
     with stop_on_signal() as stop_requested:
