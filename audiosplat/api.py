@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import torch
 import audiosplat
 from audiosplat.audio import Clip, file_sha256, load_clip, samples_after
 from audiosplat.config import ModelConfig
-from audiosplat.edits import apply_edits
+from audiosplat.edits import apply_edits, merged_paths
 from audiosplat.errors import AudioReadError, AudiosplatError
 from audiosplat.fit import BatchStepCallback, ClipStart, FitConfig, FitResult, StepCallback, fit_batch, resolve_device
 from audiosplat.long_fit import LongFit, fit_windows
@@ -74,8 +75,9 @@ def fit_audio_file(
 class FitInput:
     """One input to fit: its source, where in it to start, where its .splat goes, and what
     to store besides (extra provenance; note labels for the optional /labels group).
-    `duration_s` caps the seconds fitted from `offset_s` (None: to the end of the file); more
-    than one window's worth is fitted as a long file (`fit_long_input`)."""
+    `duration_s`: None fits one window (N samples) from `offset_s`; a number of seconds
+    (math.inf: to the end of the file) fits that much, as a long file (`fit_long_input`)
+    when it is more than one window."""
 
     source: Path
     output: Path
@@ -115,16 +117,16 @@ def fit_inputs(inputs: list[FitInput], *, config: ModelConfig = ModelConfig(), *
 
 
 def input_samples(item: FitInput, config: ModelConfig) -> int:
-    """Samples at the config's rate from the input's offset to the end of its file, or to
-    offset + duration_s when that comes first."""
+    """Samples at the config's rate to fit from the input's offset: to the end of its file,
+    or to offset + duration_s when that comes first (one window when duration_s is None)."""
+    if item.duration_s is None:
+        return config.n_samples
     available = samples_after(item.source, sample_rate=config.sample_rate, offset_s=item.offset_s)
-    if item.duration_s is not None:
-        available = min(available, int(round(item.duration_s * config.sample_rate)))
-    return available
+    return available if math.isinf(item.duration_s) else min(available, round(item.duration_s * config.sample_rate))
 
 
 def is_long(item: FitInput, config: ModelConfig) -> bool:
-    """Whether the input is longer than one window (then it is fitted window by window)."""
+    """Whether the input asks for more than one window (then it is fitted window by window)."""
     return input_samples(item, config) > config.n_samples
 
 
@@ -409,14 +411,17 @@ def perturb_outputs(output: Path, variants: int) -> list[Path]:
 
 def edit_splat_file(source: Path, output: Path, operations: list[tuple[str, str]], *, argv: list[str] | None = None) -> Splat:
     """Apply edits (see `edits.apply_edits`) to a .splat and write the result; the input is
-    never modified. The output records its parent's SHA-256 and the edits in `history`."""
+    never modified. The output records its parent's SHA-256 and the edits in `history`, and
+    with "merge" edits the SHA-256 of each merged file (`merged_sha256`, in order)."""
     source, output = Path(source), Path(output)
-    check_output_path(output, inputs=[source])
+    others = {name: Path(name) for name in merged_paths(operations)}
+    check_output_path(output, inputs=[source, *others.values()])
     splat = read_splat(source)
-    edited = apply_edits(splat, operations)
+    edited = apply_edits(splat, operations, {name: read_splat(path) for name, path in others.items()})
     step = {
         "op": "edit", "parent_sha256": file_sha256(source), "operations": [list(o) for o in operations],
         "argv": list(argv or []), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **({"merged_sha256": [file_sha256(path) for path in others.values()]} if others else {}),
     }
     edited.provenance = _with_history(splat.provenance, step)
     write_splat(output, edited)

@@ -118,12 +118,14 @@ def _moved(
     events: EventControls, latents: torch.Tensor, state: dict[str, torch.Tensor], start: int, config: ModelConfig
 ) -> tuple[EventControls, torch.Tensor, dict[str, torch.Tensor]]:
     """One window's events, latents and direct-model rows on the CPU, with onsets
-    counted from the start of the whole audio (window start `start` samples)."""
-    frames = start / config.frame_size
+    counted from the start of the whole audio (window start `start` samples). The rows'
+    onsets become the stored onsets exactly (the fit's may lie before the window and were
+    clamped to it), so that rows and events agree without knowing the windows."""
     onsets = events.onset_samples.cpu() + start
     controls = events.map(lambda t: t.cpu()).replace(onset_bits=samples_to_bits(onsets, config.n_onset_bits))
+    onset_frames = onsets.to(torch.float32) / config.frame_size
     parameters = {name: value.detach().cpu().clone() for name, value in state.items()}
-    parameters[ONSET_GROUP] += frames
+    parameters[ONSET_GROUP] = onset_frames[:, None]
     latents = latents.detach().cpu().clone()
-    latents[:, 0] += frames  # the onset is the rows' first column (direct.GROUPS)
+    latents[:, 0] = onset_frames  # the onset is the rows' first column (direct.GROUPS)
     return controls, latents, parameters
