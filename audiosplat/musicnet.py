@@ -114,7 +114,7 @@ def musicnet_inputs(
             }
             if rid in metadata:
                 about["metadata"] = metadata[rid]
-            inputs.append(FitInput(wav, output / rid / f"{start:09d}.splat", start_s, {"musicnet": about}, labels, n_samples / sample_rate))
+            inputs.append(FitInput(wav, output / rid / f"{start:09d}.splat", start_s, {"musicnet": about}, labels))
     return inputs
 
 
