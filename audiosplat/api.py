@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,11 +16,13 @@ import numpy as np
 import torch
 
 import audiosplat
-from audiosplat.audio import Clip, file_sha256, load_clip
+from audiosplat.audio import Clip, file_sha256, load_clip, samples_after
 from audiosplat.config import ModelConfig
-from audiosplat.edits import apply_edits
-from audiosplat.errors import AudiosplatError
+from audiosplat.edits import apply_edits, merged_paths
+from audiosplat.errors import AudioReadError, AudiosplatError
 from audiosplat.fit import BatchStepCallback, ClipStart, FitConfig, FitResult, StepCallback, fit_batch, resolve_device
+from audiosplat.long_fit import LongFit, fit_windows
+from audiosplat.long_render import render_windows
 from audiosplat.metrics import quality
 from audiosplat.perturb import perturb
 from audiosplat.rooms import RoomBank, load_room_folder, procedural_bank
@@ -30,8 +33,11 @@ from audiosplat.visqol import visqol_if_installed
 
 @dataclass(frozen=True)
 class FitOutcome:
+    """A written fit: its .splat, and the fit's result (a `LongFit` for a long input) and clip
+    (the first window's, for a long input)."""
+
     splat: Splat
-    result: FitResult
+    result: FitResult | LongFit
     clip: Clip
 
 
@@ -67,14 +73,18 @@ def fit_audio_file(
 
 @dataclass(frozen=True)
 class FitInput:
-    """One clip to fit: its source, the window to cut from it, where its .splat goes, and
-    what to store besides (extra provenance; note labels for the optional /labels group)."""
+    """One input to fit: its source, where in it to start, where its .splat goes, and what
+    to store besides (extra provenance; note labels for the optional /labels group).
+    `duration_s`: None fits one window (N samples) from `offset_s`; a number of seconds
+    (math.inf: to the end of the file) fits that much, as a long file (`fit_long_input`)
+    when it is more than one window."""
 
     source: Path
     output: Path
     offset_s: float = 0.0
     provenance: dict = dataclasses.field(default_factory=dict)
     labels: dict[str, np.ndarray] | None = None
+    duration_s: float | None = None
 
 
 def fit_audio_files(
@@ -82,22 +92,107 @@ def fit_audio_files(
     outputs: list[Path],
     *,
     offset_s: float = 0.0,
+    duration_s: float | None = None,
     **settings,
 ) -> list[FitOutcome]:
     """Fit each source (any audio file) and write its events to the matching output; see
     `fit_inputs` for the settings."""
     if len(sources) != len(outputs):
         raise ValueError("give one output per input")
-    return fit_inputs([FitInput(Path(s), Path(o), offset_s) for s, o in zip(sources, outputs)], **settings)
+    return fit_inputs([FitInput(Path(s), Path(o), offset_s, duration_s=duration_s) for s, o in zip(sources, outputs)], **settings)
 
 
 def fit_inputs(inputs: list[FitInput], *, config: ModelConfig = ModelConfig(), **settings) -> list[FitOutcome]:
-    """Fit each input's clip and write its .splat. Every input is read and every output
+    """Fit each input and write its .splat: inputs of one window together (`fit_clips`),
+    then longer ones one by one (`fit_long_input`). Every input is read and every output
     checked before any fitting starts; see `fit_clips` for the settings."""
     for item in inputs:
         check_output_path(item.output, inputs=[i.source for i in inputs])
-    clips = [load_input_clip(item, config) for item in inputs]
-    return fit_clips(inputs, clips, config=config, **settings)
+    long = [is_long(item, config) for item in inputs]
+    short = [item for item, is_long_item in zip(inputs, long) if not is_long_item]
+    clips = [load_input_clip(item, config) for item in short]
+    outcomes = fit_clips(short, clips, config=config, **settings)
+    long_settings = {k: v for k, v in settings.items() if k in ("fit_config", "rooms_dir", "device", "argv", "on_step", "should_stop")}
+    return outcomes + [fit_long_input(item, config=config, **long_settings) for item, is_long_item in zip(inputs, long) if is_long_item]
+
+
+def input_samples(item: FitInput, config: ModelConfig) -> int:
+    """Samples at the config's rate to fit from the input's offset: to the end of its file,
+    or to offset + duration_s when that comes first (one window when duration_s is None)."""
+    if item.duration_s is None:
+        return config.n_samples
+    available = samples_after(item.source, sample_rate=config.sample_rate, offset_s=item.offset_s)
+    return available if math.isinf(item.duration_s) else min(available, round(item.duration_s * config.sample_rate))
+
+
+def is_long(item: FitInput, config: ModelConfig) -> bool:
+    """Whether the input asks for more than one window (then it is fitted window by window)."""
+    return input_samples(item, config) > config.n_samples
+
+
+def fit_long_input(
+    item: FitInput,
+    *,
+    config: ModelConfig = ModelConfig(),
+    fit_config: FitConfig = FitConfig(),
+    rooms_dir: Path | None = None,
+    device: str = "auto",
+    argv: list[str] | None = None,
+    on_step: BatchStepCallback | None = None,
+    on_window: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> FitOutcome:
+    """Fit an input longer than one window as consecutive windows against the carried tail
+    of the earlier ones (`long_fit.fit_windows`) and write one .splat whose events have onsets
+    from the input's offset and whose `total_samples` is the length fitted. The audio is
+    divided by its peak over all windows (read twice, a window at a time, never whole)."""
+    total = input_samples(item, config)
+    long_config = dataclasses.replace(config, total_samples=total)
+    n, rate = config.n_samples, config.sample_rate
+
+    def raw_window(k: int) -> tuple[np.ndarray, Clip]:
+        clip = load_clip(item.source, n_samples=n, sample_rate=rate, offset_s=item.offset_s + k * n / rate, normalise=False)
+        samples = clip.samples.copy()
+        samples[max(0, total - k * n) :] = 0.0  # past the duration asked for
+        return samples, clip
+
+    peak = max(float(np.max(np.abs(raw_window(k)[0]))) for k in range(long_config.n_windows))
+    if peak == 0.0:
+        raise AudioReadError(f"{item.source}: the audio from {item.offset_s:g} s is silent; there is nothing to fit")
+    torch_device = resolve_device(device)
+    rooms = load_rooms(rooms_dir, config)
+    result = fit_windows(
+        lambda k: raw_window(k)[0] / peak, long_config, fit_config, rooms, torch_device,
+        on_window=on_window, on_step=on_step, should_stop=should_stop,
+    )
+    clip = dataclasses.replace(raw_window(0)[1], offset_s=float(item.offset_s), peak=peak)
+    windows = result.windows
+    splat = Splat(
+        config=long_config,
+        controls=result.controls,
+        latents=result.latents,
+        noise_seeds=result.noise_seeds,
+        parameters=result.parameters,
+        rooms=rooms,
+        fit={
+            **_fit_attributes(fit_config, config, torch_device),
+            "final_loss": float(np.mean([w.final_loss for w in windows])),
+            "relative_spectral_l1": float(np.mean([w.relative_l1 for w in windows])),
+            "skipped_steps": int(np.isnan(result.loss_history).sum()),
+            "seconds": result.seconds,
+            "steps": len(result.loss_history),
+            "partial": False,
+            "windows": len(windows),
+            "window_first_loss": [w.first_loss for w in windows],
+            "window_final_loss": [w.final_loss for w in windows],
+            "window_relative_spectral_l1": [w.relative_l1 for w in windows],
+        },
+        loss_history=result.loss_history,
+        labels=item.labels,
+        provenance=_provenance(item, clip, fit_config, torch_device, argv),
+    )
+    write_splat(item.output, splat)
+    return FitOutcome(splat=splat, result=result, clip=clip)
 
 
 def load_input_clip(item: FitInput, config: ModelConfig) -> Clip:
@@ -172,6 +267,8 @@ def resume_settings(splat: Splat, path: Path, source: Path, steps: int, lr: floa
         raise AudiosplatError(f"{path}: was fitted to another file than {source}; give the same source to resume")
     if not splat.latents_match_controls:
         raise AudiosplatError(f"{path}: its events were edited, so its parameters no longer describe them; cannot resume")
+    if splat.config.total_samples is not None:
+        raise AudiosplatError(f"{path}: holds {splat.config.n_windows} windows of a long fit, which cannot be resumed; fit it again")
     stored_lr = splat.fit.get("lr")
     lr = lr if lr is not None else (float(stored_lr) if isinstance(stored_lr, (int, float)) and stored_lr > 0 else None)
     fit_config = FitConfig(steps=steps, lr=lr, seed=int(splat.fit.get("seed", 0)), loss=str(splat.fit.get("loss", "multiband")))
@@ -217,34 +314,45 @@ def _splat_from_fit(
         parameters={k: v.detach().cpu() for k, v in result.model.state_dict().items()},
         rooms=rooms,
         fit={
-            **{k: v for k, v in fit_config.to_dict().items() if k != "seconds"},
-            "lr": fit_config.learning_rate(config.model),
-            **({} if fit_config.seconds is None else {"seconds_budget": fit_config.seconds}),
+            **_fit_attributes(fit_config, config, device),
             "final_loss": result.final_loss,
             "relative_spectral_l1": result.relative_l1,
             "skipped_steps": result.skipped_steps,
             "seconds": result.seconds,
-            "device": str(device),
         },
         loss_history=result.loss_history,
         optimizer=result.optimizer_state or None,
         labels=item.labels,
-        provenance={
-            "source_name": item.source.name,
-            "source_sha256": _source_sha256(item.source.resolve(), item.source.stat().st_mtime_ns),
-            "source_sample_rate": clip.source_rate,
-            "source_frames": clip.source_frames,
-            "source_channels": clip.source_channels,
-            "offset_s": clip.offset_s,
-            "source_peak": clip.peak,
-            "argv": list(argv or []),
-            "versions": library_versions(),
-            "device": device_name(device),
-            "seed": fit_config.seed,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            **item.provenance,
-        },
+        provenance=_provenance(item, clip, fit_config, device, argv),
     )
+
+
+def _fit_attributes(fit_config: FitConfig, config: ModelConfig, device: torch.device) -> dict:
+    """The /fit attributes that say how a fit was set up."""
+    return {
+        **{k: v for k, v in fit_config.to_dict().items() if k != "seconds"},
+        "lr": fit_config.learning_rate(config.model),
+        **({} if fit_config.seconds is None else {"seconds_budget": fit_config.seconds}),
+        "device": str(device),
+    }
+
+
+def _provenance(item: FitInput, clip: Clip, fit_config: FitConfig, device: torch.device, argv: list[str] | None) -> dict:
+    return {
+        "source_name": item.source.name,
+        "source_sha256": _source_sha256(item.source.resolve(), item.source.stat().st_mtime_ns),
+        "source_sample_rate": clip.source_rate,
+        "source_frames": clip.source_frames,
+        "source_channels": clip.source_channels,
+        "offset_s": clip.offset_s,
+        "source_peak": clip.peak,
+        "argv": list(argv or []),
+        "versions": library_versions(),
+        "device": device_name(device),
+        "seed": fit_config.seed,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **item.provenance,
+    }
 
 
 def perturb_splat_file(
@@ -303,14 +411,17 @@ def perturb_outputs(output: Path, variants: int) -> list[Path]:
 
 def edit_splat_file(source: Path, output: Path, operations: list[tuple[str, str]], *, argv: list[str] | None = None) -> Splat:
     """Apply edits (see `edits.apply_edits`) to a .splat and write the result; the input is
-    never modified. The output records its parent's SHA-256 and the edits in `history`."""
+    never modified. The output records its parent's SHA-256 and the edits in `history`, and
+    with "merge" edits the SHA-256 of each merged file (`merged_sha256`, in order)."""
     source, output = Path(source), Path(output)
-    check_output_path(output, inputs=[source])
+    others = {name: Path(name) for name in merged_paths(operations)}
+    check_output_path(output, inputs=[source, *others.values()])
     splat = read_splat(source)
-    edited = apply_edits(splat, operations)
+    edited = apply_edits(splat, operations, {name: read_splat(path) for name, path in others.items()})
     step = {
         "op": "edit", "parent_sha256": file_sha256(source), "operations": [list(o) for o in operations],
         "argv": list(argv or []), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **({"merged_sha256": [file_sha256(path) for path in others.values()]} if others else {}),
     }
     edited.provenance = _with_history(splat.provenance, step)
     write_splat(output, edited)
@@ -318,12 +429,21 @@ def edit_splat_file(source: Path, output: Path, operations: list[tuple[str, str]
 
 
 def render_splat(splat: Splat, *, device: str = "cpu", stems: bool = False) -> np.ndarray:
-    """Audio of the stored events: (N,) float32, or (E, N) with `stems`."""
+    """Audio of the stored events: (T,) float32, T = N unless the file has total_samples; or
+    (E, N) with `stems` (files of one window only). A file with total_samples is rendered a
+    window at a time (`long_render`), in memory bounded by the window besides the output."""
+    cfg = splat.config
     torch_device = resolve_device(device)
-    assets = SynthAssets.build(splat.config, splat.noise_seeds, splat.rooms, torch_device)
-    controls = splat.controls.map(lambda t: t.to(torch_device))
+    if stems and cfg.total_length > cfg.n_samples:
+        raise AudiosplatError(f"stems are rendered for files of one window; this one is {cfg.duration_s:.2f} s long")
     with torch.no_grad():
-        audio = render_stems(controls, assets) if stems else render_clips(controls, assets)[0]
+        if cfg.total_samples is not None and not stems:
+            assets = SynthAssets.build(cfg, torch.zeros(0, dtype=torch.int64), splat.rooms, torch_device)
+            audio = torch.cat([w.cpu() for w in render_windows(splat.controls, splat.noise_seeds, assets)])
+        else:
+            assets = SynthAssets.build(cfg, splat.noise_seeds, splat.rooms, torch_device)
+            controls = splat.controls.map(lambda t: t.to(torch_device))
+            audio = render_stems(controls, assets) if stems else render_clips(controls, assets)[0]
     return audio.cpu().numpy().astype(np.float32)
 
 
@@ -381,10 +501,11 @@ def device_name(device: torch.device) -> str:
 
 
 def _source_clip(splat: Splat, source: Path) -> Clip:
-    """The source's clip cut as the fit cut it: the stored offset, length and rate."""
+    """The source's clip cut as the fit cut it: the stored offset, length (the whole length
+    of a long file) and rate."""
     cfg = splat.config
     offset_s = float(splat.provenance.get("offset_s", 0.0))
-    return load_clip(source, n_samples=cfg.n_samples, sample_rate=cfg.sample_rate, offset_s=offset_s)
+    return load_clip(source, n_samples=cfg.total_length, sample_rate=cfg.sample_rate, offset_s=offset_s)
 
 
 def _with_history(provenance: dict, step: dict) -> dict:
@@ -392,4 +513,4 @@ def _with_history(provenance: dict, step: dict) -> dict:
     return {**provenance, "history": [*provenance.get("history", []), step]}
 
 
-__all__ = ["FitOutcome", "FitInput", "fit_audio_file", "fit_audio_files", "fit_inputs", "fit_clips", "load_input_clip", "perturb_outputs", "perturb_splat_file", "edit_splat_file", "render_splat", "quality_against", "draw_splat_timeline", "check_output_path", "load_rooms"]
+__all__ = ["FitOutcome", "FitInput", "fit_audio_file", "fit_audio_files", "fit_inputs", "fit_clips", "fit_long_input", "is_long", "load_input_clip", "perturb_outputs", "perturb_splat_file", "edit_splat_file", "render_splat", "quality_against", "draw_splat_timeline", "check_output_path", "load_rooms"]

@@ -60,20 +60,7 @@ def load_clip(
     path = Path(path)
     if offset_s < 0 or not math.isfinite(offset_s):
         raise AudioReadError(f"{path}: offset must be a finite number of seconds >= 0, got {offset_s}")
-    try:
-        info = sf.info(str(path))
-    except FileNotFoundError:
-        raise AudioReadError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise AudioReadError(f"{path}: is a directory, not an audio file") from None
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        if path.is_dir():
-            raise AudioReadError(f"{path}: is a directory, not an audio file") from None
-        if not path.exists():
-            raise AudioReadError(f"{path}: file not found") from None
-        raise AudioReadError(f"{path}: not a readable audio file ({_short(exc)})") from None
-    if info.frames <= 0 or info.samplerate <= 0:
-        raise AudioReadError(f"{path}: contains no audio")
+    info = read_info(path)
     start = int(round(offset_s * info.samplerate))
     if start >= info.frames:
         raise AudioReadError(
@@ -108,6 +95,37 @@ def load_clip(
         offset_s=float(offset_s),
         peak=peak if normalise else 1.0,
     )
+
+
+def samples_after(path: Path, *, sample_rate: int, offset_s: float = 0.0) -> int:
+    """Samples at `sample_rate` from `offset_s` seconds to the end of an audio file, from its
+    header alone (0 when the offset is past the end)."""
+    info = read_info(Path(path))
+    remaining = info.frames - int(round(offset_s * info.samplerate))
+    return max(0, remaining * sample_rate // info.samplerate)
+
+
+def read_info(path: Path):
+    """soundfile's header information of an audio file.
+
+    Raises:
+        AudioReadError: missing, a folder, unreadable or empty.
+    """
+    try:
+        info = sf.info(str(path))
+    except FileNotFoundError:
+        raise AudioReadError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise AudioReadError(f"{path}: is a directory, not an audio file") from None
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        if path.is_dir():
+            raise AudioReadError(f"{path}: is a directory, not an audio file") from None
+        if not path.exists():
+            raise AudioReadError(f"{path}: file not found") from None
+        raise AudioReadError(f"{path}: not a readable audio file ({_short(exc)})") from None
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise AudioReadError(f"{path}: contains no audio")
+    return info
 
 
 def write_wav(path: Path, samples: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> None:

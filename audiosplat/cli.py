@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -123,6 +124,8 @@ def fit(
     lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (default: 0.01 for direct, 0.001 for seed; when resuming, the stored one).", show_default=False)] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the initial parameters and the noise; stored in the file.")] = 0,
     offset: Annotated[float, typer.Option(help="Start of the clip in the source, seconds.")] = 0.0,
+    duration: Annotated[Optional[float], typer.Option(min=0.0, help="Seconds to fit from --offset (default: one window of --samples). More than one window is fitted window by window into one .splat.", show_default=False)] = None,
+    whole: Annotated[bool, typer.Option("--whole", help="Fit from --offset to the end of the file, window by window, into one .splat.")] = False,
     samples: Annotated[int, typer.Option(help="Clip length in samples at 22050 Hz, a power of two.")] = 2**16,
     event_samples: Annotated[Optional[int], typer.Option(help="Opt-in approximation: synthesise each event over this many samples (a power of two < --samples) instead of the whole clip; faster by about samples/event-samples, cuts event tails.")] = None,
     loss: Annotated[LossName, typer.Option(help="multiband (deterministic) or noise (the original's stochastic loss).")] = LossName.multiband,
@@ -145,6 +148,8 @@ def fit(
     """Fit clips as sound events and write them to .splat files.
 
     Examples: audiosplat fit examples/piano_mozart_k545.wav -o mozart.splat --steps 300;
+    audiosplat fit concert.flac -o concert.splat --offset 60 --duration 60 (21 windows, one file);
+    audiosplat fit song.wav -o song.splat --whole;
     find clips -name '*.wav' | audiosplat fit - -o fitted/ --skip-existing --report fitted.jsonl;
     audiosplat fit --musicnet musicnet/ -o segments/ --segments random:4 --jobs 2
     """
@@ -161,7 +166,9 @@ def fit(
         else:
             _usage_check(bool(sources), "give the audio files to fit (or - to read their paths from stdin, or --musicnet ROOT)")
             found, outputs, many = _plan(sources, output, AUDIO_SUFFIXES, glob, ".splat")
-            inputs = [FitInput(i.path, o, offset) for i, o in zip(found, outputs)]
+            _usage_check(not (whole and duration is not None), "give --duration or --whole, not both")
+            seconds_to_fit = math.inf if whole else duration
+            inputs = [FitInput(i.path, o, offset, duration_s=seconds_to_fit) for i, o in zip(found, outputs)]
         earlier = None
         if resume is not None:
             if len(inputs) != 1:
@@ -424,7 +431,8 @@ def edit(
     (the events the next edits act on; all at first), --keep SPEC (mute the others), --drop
     SPEC (mute them). Edits: --shift SECONDS, --stretch FACTOR (onset times), --gain DB,
     --transpose SEMITONES, --decay FACTOR (ring FACTOR times as long), --room NAME|INDEX,
-    --wet SHARE (0..1). Fields for conditions: onset_s, gain_db, pitch_hz, decay_s,
+    --wet SHARE (0..1), --merge OTHER.splat [--at SECONDS] (add OTHER's events, moved
+    SECONDS later; all events are selected after it). Fields for conditions: onset_s, gain_db, pitch_hz, decay_s,
     noise_centre_hz, noise_width_hz, reverb_wet, resonance_mix.
 
     Example: audiosplat edit mozart.splat -o edited.splat --drop quietest:32 --select 5 --shift 0.25 --select all --transpose 12
@@ -529,8 +537,9 @@ def _event_table(splat, rows: list[dict], sort: "SortKey", spec: str | None) -> 
 def _print_summary(s: dict) -> None:
     out = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 160)
     out.print(f"[bold]{s['file']}[/bold]  (.splat {s['format_version']})")
+    windows = f" ({s['windows']} windows of {s['n_samples']} samples)" if s["windows"] > 1 else ""
     out.print(
-        f"{s['events']} events, {s['duration_s']:.3f} s at {s['sample_rate']} Hz; "
+        f"{s['events']} events, {s['duration_s']:.3f} s{windows} at {s['sample_rate']} Hz; "
         f"{s['steps']} steps ({s['loss']} loss, seed {s['seed']}); final loss {_fmt(s['final_loss'])}; "
         f"relative spectral L1 {_fmt(s['relative_spectral_l1'])}"
     )

@@ -27,6 +27,10 @@ class ModelConfig:
             approximation: an event's tail beyond it is cut, and its filters are circular
             over the buffer instead of the clip. Every FFT and the wavetable product shrink
             by n_samples / event_samples.
+        total_samples: T, the length of audio the events render over; None (the default)
+            means n_samples, one window. A long file is fitted as ceil(T / N) consecutive
+            windows of N samples with E events each, so it holds up to that many times E
+            events, with onsets in [0, T) (`long_fit.py`).
     """
 
     sample_rate: int = 22050
@@ -37,6 +41,7 @@ class ModelConfig:
     n_pitches: int = 128
     event_samples: int | None = None
     model: str = "direct"
+    total_samples: int | None = None
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -55,6 +60,8 @@ class ModelConfig:
             raise ValueError(
                 f"event samples must be a power of two between {2 * self.frame_size} and {self.n_samples}, got {self.event_samples}"
             )
+        if self.total_samples is not None and self.total_samples < self.n_samples:
+            raise ValueError(f"total samples must be >= n_samples ({self.n_samples}), got {self.total_samples}")
         if self.latent_dim < 1 or self.n_pitches < 1 or self.sample_rate < 1:
             raise ValueError("latent_dim, n_pitches and sample_rate must be positive")
 
@@ -84,8 +91,24 @@ class ModelConfig:
         return 4 * self.n_pitches
 
     @property
+    def total_length(self) -> int:
+        """T, samples of the whole render (n_samples unless total_samples is set)."""
+        return self.n_samples if self.total_samples is None else self.total_samples
+
+    @property
+    def n_windows(self) -> int:
+        """Windows of n_samples that cover the whole render."""
+        return -(-self.total_length // self.n_samples)
+
+    @property
+    def n_onset_bits(self) -> int:
+        """Bits of an onset anywhere in the whole render: B for one window, more for long files."""
+        return max(self.n_time_bits, (self.total_length - 1).bit_length())
+
+    @property
     def duration_s(self) -> float:
-        return self.n_samples / self.sample_rate
+        """Seconds of the whole render."""
+        return self.total_length / self.sample_rate
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -16,6 +16,7 @@ import re
 import torch
 
 from audiosplat.errors import UsageError
+from audiosplat.merge import merge
 from audiosplat.onset import samples_to_bits
 from audiosplat.splatfile import Splat
 from audiosplat.summary import event_rows
@@ -93,11 +94,12 @@ def change_gain(splat: Splat, mask: torch.Tensor, db: float) -> Splat:
 
 
 def _move_onsets(splat: Splat, mask: torch.Tensor, onsets: torch.Tensor) -> Splat:
-    """Set the selected events' onsets (samples); events moved outside the clip are muted."""
+    """Set the selected events' onsets (samples); events moved outside the clip (the whole
+    length of a long file) are muted."""
     c, cfg = splat.controls, splat.config
     onsets = _where(mask, onsets, c.onset_samples)
-    outside = (onsets < 0) | (onsets >= cfg.n_samples)
-    bits = samples_to_bits(onsets.clamp(0, cfg.n_samples - 1), cfg.n_time_bits)
+    outside = (onsets < 0) | (onsets >= cfg.total_length)
+    bits = samples_to_bits(onsets.clamp(0, cfg.total_length - 1), cfg.n_onset_bits)
     gain = torch.where(outside, torch.zeros_like(c.gain), c.gain)
     return _edited(splat, onset_bits=bits, gain=gain)
 
@@ -181,13 +183,20 @@ OPERATIONS = {
 SELECTIONS = ("select", "keep", "drop")
 
 
-def apply_edits(splat: Splat, operations: list[tuple[str, str]]) -> Splat:
+def apply_edits(splat: Splat, operations: list[tuple[str, str]], others: dict[str, Splat] | None = None) -> Splat:
     """Apply (name, value) operations in order. "select SPEC" chooses the events the next
     operations act on (all at first); "keep SPEC" mutes every other event; "drop SPEC"
-    mutes the ones named."""
+    mutes the ones named. "merge PATH" (optionally followed by "at SECONDS", default 0) adds
+    the events of `others[PATH]` (`merge.merge`) and selects all events again."""
     selection = torch.ones(splat.n_events, dtype=torch.bool)
-    for name, value in operations:
-        if name == "select":
+    for k, (name, value) in enumerate(operations):
+        if name == "merge":
+            splat = merge(splat, (others or {})[value], _merge_offset_s(operations, k))
+            selection = torch.ones(splat.n_events, dtype=torch.bool)
+        elif name == "at":
+            if k == 0 or operations[k - 1][0] != "merge":
+                raise EditError("--at SECONDS goes right after --merge OTHER.splat")
+        elif name == "select":
             selection = select(splat, value)
         elif name == "keep":
             splat = mute(splat, ~select(splat, value))
@@ -201,6 +210,21 @@ def apply_edits(splat: Splat, operations: list[tuple[str, str]]) -> Splat:
                 raise EditError(f"--{name} needs a number, got '{value}'") from None
             splat = function(splat, selection, argument)
         else:
-            raise EditError(f"unknown edit --{name} (edits: {', '.join((*SELECTIONS, *OPERATIONS))})")
+            raise EditError(f"unknown edit --{name} (edits: {', '.join((*SELECTIONS, *OPERATIONS, 'merge'))})")
     return splat
+
+
+def merged_paths(operations: list[tuple[str, str]]) -> list[str]:
+    """The files named by "merge" operations, in order."""
+    return [value for name, value in operations if name == "merge"]
+
+
+def _merge_offset_s(operations: list[tuple[str, str]], k: int) -> float:
+    """Seconds of the "at" right after the "merge" at index k; 0 without one."""
+    if k + 1 < len(operations) and operations[k + 1][0] == "at":
+        try:
+            return float(operations[k + 1][1])
+        except ValueError:
+            raise EditError(f"--at needs a number of seconds, got '{operations[k + 1][1]}'") from None
+    return 0.0
 

@@ -171,7 +171,9 @@ class Fitter:
     `renderer` turns the controls of C*E events into (C, N) clips; the default is the fast
     synth, `audiosplat.reference.reference_clips` the slow reference (for benchmarks, tests).
     `start` continues earlier fits (`ClipStart` per clip); by default every clip starts
-    from `fit_config.seed`.
+    from `fit_config.seed`. `backgrounds` (C, N), when given, is fixed audio added to each
+    clip's render before the loss (a long file's earlier windows' tails), so the events
+    explain only what it lacks.
     """
 
     def __init__(
@@ -183,7 +185,11 @@ class Fitter:
         device: torch.device,
         renderer: Renderer = render_clips,
         start: list[ClipStart] | None = None,
+        backgrounds: torch.Tensor | None = None,
     ):
+        if backgrounds is not None:
+            fixed = backgrounds.to(device=device, dtype=torch.float32)
+            renderer = lambda controls, assets, events=renderer: events(controls, assets) + fixed  # noqa: E731
         if targets.dim() == 1:
             targets = targets[None]
         if targets.dim() != 2 or targets.shape[1] != config.n_samples:
@@ -284,6 +290,7 @@ def fit_batch(
     on_step: BatchStepCallback | None = None,
     start: list[ClipStart] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    backgrounds: torch.Tensor | None = None,
 ) -> list[FitResult]:
     """Fit E events to each of C peak-normalised clips `targets` (C, N) together, for
     `fit_config.steps` steps; one result per clip, each as `fit` alone would give it.
@@ -293,9 +300,10 @@ def fit_batch(
     `should_stop()` turns true (checked between steps), the fit ends early and the results
     hold the steps done (`FitResult.partial`), ready to be resumed. When the time budget
     `fit_config.seconds` runs out, the fit ends too, complete (not partial).
+    `backgrounds` (C, N): fixed audio added to the renders before the loss (see `Fitter`).
     """
     began = time.perf_counter()
-    fitter = Fitter(targets, config, fit_config, rooms, device, start=start)
+    fitter = Fitter(targets, config, fit_config, rooms, device, start=start, backgrounds=backgrounds)
     rows: list[list[float]] = []  # per step, per clip; grown as it goes (--seconds has no step count)
     skipped = np.zeros(fitter.n_clips, dtype=np.int64)
     interrupted = False

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import torch
 
-from audiosplat.api import FitInput, FitOutcome, check_output_path, default_batch_size, fit_clips, load_input_clip
+from audiosplat.api import FitInput, FitOutcome, check_output_path, default_batch_size, fit_clips, fit_long_input, is_long, load_input_clip
 from audiosplat.batch import INPUT_ERRORS, ItemReport, failed, is_complete_output
 from audiosplat.config import ModelConfig
 from audiosplat.fit import BatchStepCallback, FitConfig, resolve_device
@@ -100,12 +100,16 @@ def fit_group(
     should_stop: Callable[[], bool] | None = None,
 ) -> list[ItemReport]:
     """Fit `items` together and write their .splat files; an input that cannot be read (or
-    whose output is refused) fails alone, before the others are fitted."""
+    whose output is refused) fails alone, before the others are fitted. Inputs longer than
+    one window are fitted after the others, one by one, window by window."""
     reports: list[ItemReport | None] = [None] * len(items)
-    ready, clips = [], []
+    ready, clips, long = [], [], []
     for k, item in enumerate(items):
         try:
             check_output_path(item.output, inputs=[item.source])
+            if is_long(item, settings.config):
+                long.append(k)
+                continue
             clips.append(load_input_clip(item, settings.config))
             ready.append(k)
         except INPUT_ERRORS as exc:
@@ -124,16 +128,29 @@ def fit_group(
                 reports[k] = failed(items[k].source, items[k].output, exc, time.perf_counter() - start)
         for k, outcome in zip(ready, outcomes):
             reports[k] = _fitted(items[k], outcome)
+    for k in long:
+        if should_stop is not None and should_stop():
+            break
+        start = time.perf_counter()
+        try:
+            outcome = fit_long_input(
+                items[k], config=settings.config, fit_config=settings.fit_config, rooms_dir=settings.rooms_dir,
+                device=settings.device, argv=list(settings.argv), on_step=on_step, should_stop=should_stop,
+                on_window=None if on_batch is None else (lambda window, count: on_batch(0, 1)),
+            )
+            reports[k] = _fitted(items[k], outcome)
+        except INPUT_ERRORS as exc:
+            reports[k] = failed(items[k].source, items[k].output, exc, time.perf_counter() - start)
     return [r for r in reports if r is not None]  # none left only when stopped before fitting
 
 
 def _fitted(item: FitInput, outcome: FitOutcome) -> ItemReport:
-    r = outcome.result
-    steps = len(r.loss_history)
-    error = f"interrupted after {steps} steps; wrote a resumable checkpoint (continue with --resume {item.output})" if r.partial else None
+    fit = outcome.splat.fit
+    steps, partial = len(outcome.splat.loss_history), bool(fit.get("partial", False))
+    error = f"interrupted after {steps} steps; wrote a resumable checkpoint (continue with --resume {item.output})" if partial else None
     return ItemReport(
-        str(item.source), str(item.output), "failed" if r.partial else "done", error,
-        steps=steps, final_loss=float(r.final_loss), relative_l1=float(r.relative_l1), seconds=float(r.seconds),
+        str(item.source), str(item.output), "failed" if partial else "done", error,
+        steps=steps, final_loss=float(fit["final_loss"]), relative_l1=float(fit["relative_spectral_l1"]), seconds=float(fit["seconds"]),
     )
 
 

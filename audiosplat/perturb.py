@@ -41,6 +41,8 @@ def perturb(
         raise AudiosplatError(f"unknown perturbation target '{target}' (choose {', '.join(TARGETS)})")
     if not amount >= 0 or not onset_jitter_s >= 0:
         raise AudiosplatError("perturbation amount and onset jitter must be >= 0")
+    if splat.config.total_samples is not None:
+        raise AudiosplatError("perturb decodes the model of one fitted window; this file holds the events of a long fit or a merge")
     if not splat.latents_match_controls:
         raise AudiosplatError(
             "its events were edited after fitting, so decoding its latents again would undo the edit; perturb the unedited file"

@@ -26,11 +26,15 @@ from audiosplat.onset import samples_to_bits
 from audiosplat.rooms import PROCEDURAL_BANK, RoomBank, procedural_bank
 
 FORMAT_NAME = "audiosplat.splat"
-FORMAT_VERSION = "1.1.0"
+FORMAT_VERSION = "1.2.0"
 SUPPORTED_MAJOR = 1
 # Bounds on the config read from a file, so a hostile file cannot ask for huge allocations.
 MAX_SAMPLES = 2**22
 MAX_EVENTS = 4096
+# A file with /config@total_samples (a long fit, a merge) holds any number of events up to
+# this, over up to MAX_TOTAL_SAMPLES (27 hours at 22050 Hz).
+MAX_EVENT_ROWS = 2**20
+MAX_TOTAL_SAMPLES = 2**31
 MAX_LATENT = 1024
 MAX_PITCHES = 1024
 MAX_ROOMS = 256
@@ -75,7 +79,8 @@ class Splat:
 
     @property
     def n_events(self) -> int:
-        return self.config.n_events
+        """Events stored: E for one fitted window; any number in a file with total_samples."""
+        return self.controls.n_events
 
     def model(self) -> Model:
         """The model with the stored parameters, on the CPU."""
@@ -116,6 +121,8 @@ def _write(f: h5py.File, s: Splat) -> None:
         g.attrs[key] = int(getattr(cfg, key))
     g.attrs["event_samples"] = int(cfg.event_length)
     g.attrs["model"] = cfg.model
+    if cfg.total_samples is not None:
+        g.attrs["total_samples"] = int(cfg.total_samples)
 
     params = f.create_group("parameters")
     for name, tensor in s.parameters.items():
@@ -220,23 +227,25 @@ def _read(f: h5py.File, path: Path) -> Splat:
     _refuse_links(f, fail)
 
     config = _read_config(_group(f, "config", fail), fail)
-    e, n, b = config.n_events, config.n_samples, config.n_time_bits
+    ev = _group(f, "events", fail)
+    e, total = _event_rows(ev, config, fail), config.total_length
     rooms = _read_rooms(_group(f, "rooms", fail), config, fail)
     model = build_model(config, rooms.n_rooms)
     expected_params = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if config.model == "direct":  # its parameters are per-event rows, one per stored event
+        expected_params = {k: (e, *shape[1:]) for k, shape in expected_params.items()}
     params_group = _group(f, "parameters", fail)
     parameters = {
         name: torch.from_numpy(_array(params_group, name.replace(".", "/"), shape, np.floating, fail))
         for name, shape in expected_params.items()
     }
 
-    ev = _group(f, "events", fail)
     onset = _array(ev, "onset_samples", (e,), np.integer, fail).astype(np.int64)
-    if np.any(onset < 0) or np.any(onset >= n):
-        raise fail(f"/events/onset_samples has values outside [0, {n})")
-    shapes = _control_shapes(config, rooms.n_rooms)
+    if np.any(onset < 0) or np.any(onset >= total):
+        raise fail(f"/events/onset_samples has values outside [0, {total})")
+    shapes = _control_shapes(config, e, rooms.n_rooms)
     values = {name: torch.from_numpy(_array(ev, name, shapes[name], np.floating, fail)) for name in CONTROL_FIELDS}
-    controls = EventControls(onset_bits=samples_to_bits(torch.from_numpy(onset), b), **values)
+    controls = EventControls(onset_bits=samples_to_bits(torch.from_numpy(onset), config.n_onset_bits), **values)
     _check_controls(controls, fail)
 
     fit_group = _group(f, "fit", fail)
@@ -332,6 +341,13 @@ def _read_config(g: h5py.Group, fail) -> ModelConfig:
     if model not in MODELS:
         raise fail(f"/config/model is '{model}', a model this audiosplat does not know (it knows {', '.join(MODELS)})")
     values["model"] = model
+    total_samples = g.attrs.get("total_samples")  # optional (1.2.0): absent means one window
+    if total_samples is not None:
+        if not np.issubdtype(np.asarray(total_samples).dtype, np.integer) or np.asarray(total_samples).ndim:
+            raise fail("/config/total_samples must be an integer")
+        if int(total_samples) > MAX_TOTAL_SAMPLES:
+            raise fail(f"/config/total_samples = {int(total_samples)} is larger than this reader accepts")
+        values["total_samples"] = int(total_samples)
     event_samples = g.attrs.get("event_samples")  # optional: absent means n_samples (exact)
     if event_samples is not None:
         if not np.issubdtype(np.asarray(event_samples).dtype, np.integer) or np.asarray(event_samples).ndim:
@@ -367,8 +383,17 @@ def _read_rooms(g: h5py.Group, config: ModelConfig, fail) -> RoomBank:
     return rooms
 
 
-def _control_shapes(config: ModelConfig, n_rooms: int) -> dict[str, tuple[int, ...]]:
-    e = config.n_events
+def _event_rows(ev: h5py.Group, config: ModelConfig, fail) -> int:
+    """Rows of /events: E, or for a file with total_samples as many as it holds (1 ... MAX_EVENT_ROWS)."""
+    if config.total_samples is None:
+        return config.n_events
+    ds = ev.get("onset_samples")
+    if not isinstance(ds, h5py.Dataset) or ds.ndim != 1 or not 1 <= ds.shape[0] <= MAX_EVENT_ROWS:
+        raise fail(f"/events/onset_samples must be a one-dimensional dataset of 1 to {MAX_EVENT_ROWS} rows")
+    return int(ds.shape[0])
+
+
+def _control_shapes(config: ModelConfig, e: int, n_rooms: int) -> dict[str, tuple[int, ...]]:
     wide = {"excitation_mix": 2, "resonance_cutoff_hz": 2, "reverb_mix": 2, "resonance": config.n_waves, "room_weights": n_rooms}
     return {name: (e, wide[name]) if name in wide else (e,) for name in CONTROL_FIELDS}
 

@@ -11,6 +11,7 @@ Same maths as `audiosplat.reference`, rearranged where it is linear:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,7 @@ def event_noise(noise_seeds: torch.Tensor, n_samples: int) -> torch.Tensor:
     for seed in noise_seeds.tolist():
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
         rows.append(torch.rand(n_samples, generator=gen) * 2.0 - 1.0)
-    return torch.stack(rows)
+    return torch.stack(rows) if rows else torch.zeros(0, n_samples)
 
 
 def noise_seeds_for(seed: int, n_events: int) -> torch.Tensor:
@@ -61,20 +62,22 @@ class SynthAssets:
         cls, config: ModelConfig, noise_seeds: torch.Tensor, rooms: RoomBank, device: torch.device | str = "cpu"
     ) -> "SynthAssets":
         """Assets for the events whose (C*E,) noise seeds are given (clip after clip)."""
-        length = config.event_length
-        waves = make_wavetable(config.n_pitches, length, config.sample_rate).to(device)
-        noise = event_noise(noise_seeds, config.n_samples)[:, :length].contiguous().to(device)
+        waves = make_wavetable(config.n_pitches, config.event_length, config.sample_rate).to(device)
         impulses = rooms.impulses.to(device)
         if impulses.shape[-1] != config.n_samples:
             raise ValueError(f"room impulses have {impulses.shape[-1]} samples, expected {config.n_samples}")
-        return cls(
-            config=config,
-            waves=waves,
-            noise=noise,
-            noise_spectrum=torch.fft.rfft(noise),
-            rooms=impulses,
-            room_spectra=torch.fft.rfft(impulses, n=2 * config.n_samples),
-        )
+        empty = torch.zeros(0, device=device)
+        assets = cls(config, waves, empty, empty, impulses, torch.fft.rfft(impulses, n=2 * config.n_samples))
+        return assets.with_events(noise_seeds)
+
+    def with_events(self, noise_seeds: torch.Tensor) -> "SynthAssets":
+        """The same assets for other events: the noise of these (E,) seeds (the wavetable
+        and rooms, the costly part, are shared)."""
+        cfg, device = self.config, self.waves.device
+        noise = event_noise(noise_seeds, cfg.n_samples)[:, : cfg.event_length].contiguous().to(device)
+        # MKL refuses a transform of no rows; no events have an empty spectrum
+        spectrum = torch.fft.rfft(noise) if len(noise) else torch.zeros(0, cfg.event_length // 2 + 1, dtype=torch.complex64, device=device)
+        return dataclasses.replace(self, noise=noise, noise_spectrum=spectrum)
 
 
 def unit_band(

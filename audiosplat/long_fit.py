@@ -1,0 +1,131 @@
+"""Fitting audio longer than one window: consecutive windows of N samples, each fitted
+with E events against a carried tail (formats/splat-v1.md §6, `total_samples`).
+
+Window k's fit sees the render of the events of the windows before it, as far as it reaches
+into window k (their decays and reverb), as a fixed background added to its render before
+the loss (`fit_batch`'s `backgrounds`), so its own events explain only what is new. That
+tail is the carry of the overlap-add renderer (`long_render`), so after window k is fitted
+its samples are final: the render of the whole file, restricted to window k, is what the
+loss of window k saw. Memory is bounded by the window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from audiosplat.config import ModelConfig
+from audiosplat.controls import EventControls
+from audiosplat.errors import AudiosplatError
+from audiosplat.fit import BatchStepCallback, FitConfig, concat_controls, fit_batch
+from audiosplat.long_render import render_span, span_room_spectra, span_samples
+from audiosplat.onset import samples_to_bits
+from audiosplat.rooms import RoomBank
+from audiosplat.synth import SynthAssets
+
+ONSET_GROUP = "groups.onset_frames"  # the direct model's onset parameter, in frames
+
+
+@dataclass(frozen=True)
+class WindowOutcome:
+    """How window k's fit went: the loss before its first step and of its final events
+    (background included), its relative spectral L1 and its wall time in seconds."""
+
+    first_loss: float
+    final_loss: float
+    relative_l1: float
+    seconds: float
+
+
+@dataclass
+class LongFit:
+    """All windows' events with onsets in samples from the start of the whole audio."""
+
+    controls: EventControls
+    latents: torch.Tensor
+    noise_seeds: torch.Tensor
+    parameters: dict[str, torch.Tensor]
+    loss_history: np.ndarray
+    windows: list[WindowOutcome]
+    seconds: float
+
+
+def fit_windows(
+    read_window: Callable[[int], np.ndarray],
+    config: ModelConfig,
+    fit_config: FitConfig,
+    rooms: RoomBank,
+    device: torch.device,
+    *,
+    on_window: Callable[[int, int], None] | None = None,
+    on_step: BatchStepCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> LongFit:
+    """Fit the `config.n_windows` windows that `read_window(k)` returns ((N,) float32, all
+    at one scale), one after another, window k with seed `fit_config.seed` + k (its own
+    start and noise). `on_window(k, n)` is called before window k's fit.
+
+    Raises:
+        AudiosplatError: the seed model was asked for (its parameters describe one window's
+            event tree; long files use the direct model), or `should_stop()` turned true.
+    """
+    if config.model != "direct":
+        raise AudiosplatError("audio longer than one window is fitted with the direct model only; use --model direct, or --first-window")
+    began = time.perf_counter()
+    n = config.n_samples
+    window_config = dataclasses.replace(config, total_samples=None)
+    assets = SynthAssets.build(window_config, torch.zeros(0, dtype=torch.int64), rooms, device)
+    room_spectra = span_room_spectra(assets)
+    carry = torch.zeros(span_samples(config), device=device)
+    parts: list[tuple[EventControls, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]] = []
+    histories, outcomes = [], []
+    for k in range(config.n_windows):
+        if on_window is not None:
+            on_window(k, config.n_windows)
+        target = torch.from_numpy(read_window(k))[None]
+        window_fit = dataclasses.replace(fit_config, seed=fit_config.seed + k)
+        result = fit_batch(
+            target, window_config, window_fit, rooms, device, on_step=on_step, should_stop=should_stop, backgrounds=carry[None, :n],
+        )[0]
+        if result.partial:
+            raise AudiosplatError(f"interrupted in window {k + 1} of {config.n_windows}; a long fit writes no checkpoint")
+        events = result.controls.map(lambda t: t.detach())
+        with torch.no_grad():
+            carry += render_span(events, events.onset_samples, assets.with_events(result.noise_seeds), room_spectra)
+        carry = torch.cat([carry[n:], torch.zeros(n, device=device)])
+        controls, latents, parameters = _moved(events, result.latents, result.model.state_dict(), k * n, config)
+        parts.append((controls, latents, result.noise_seeds, parameters))
+        histories.append(result.loss_history)
+        outcomes.append(WindowOutcome(float(result.loss_history[0]) if len(result.loss_history) else result.final_loss, result.final_loss, result.relative_l1, result.seconds))
+    controls, latents, seeds, parameters = zip(*parts)
+    return LongFit(
+        controls=concat_controls(list(controls)),
+        latents=torch.cat(latents),
+        noise_seeds=torch.cat(seeds),
+        parameters={name: torch.cat([p[name] for p in parameters]) for name in parameters[0]},
+        loss_history=np.concatenate(histories),
+        windows=outcomes,
+        seconds=time.perf_counter() - began,
+    )
+
+
+def _moved(
+    events: EventControls, latents: torch.Tensor, state: dict[str, torch.Tensor], start: int, config: ModelConfig
+) -> tuple[EventControls, torch.Tensor, dict[str, torch.Tensor]]:
+    """One window's events, latents and direct-model rows on the CPU, with onsets
+    counted from the start of the whole audio (window start `start` samples). The rows'
+    onsets become the stored onsets exactly (the fit's may lie before the window and were
+    clamped to it), so that rows and events agree without knowing the windows."""
+    onsets = events.onset_samples.cpu() + start
+    controls = events.map(lambda t: t.cpu()).replace(onset_bits=samples_to_bits(onsets, config.n_onset_bits))
+    onset_frames = onsets.to(torch.float32) / config.frame_size
+    parameters = {name: value.detach().cpu().clone() for name, value in state.items()}
+    parameters[ONSET_GROUP] = onset_frames[:, None]
+    latents = latents.detach().cpu().clone()
+    latents[:, 0] = onset_frames  # the onset is the rows' first column (direct.GROUPS)
+    return controls, latents, parameters
