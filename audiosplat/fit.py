@@ -220,6 +220,7 @@ class Fitter:
         # steps taken so far, an earlier run's included, so that a resumed fit relocates
         # events at the same steps as an uninterrupted one
         self.steps_taken = [int(s.optimizer_state["step"]) if s.optimizer_state else 0 for s in start] if start else [0] * self.n_clips
+        self.relocated_at = [-1] * self.n_clips  # so a skipped step does not relocate twice
 
     def _match_level(self) -> None:
         """Scale each clip's gains so that its first render's spectrogram matches the
@@ -240,11 +241,11 @@ class Fitter:
     def step(self) -> tuple[list[float], list[bool]]:
         """One Adam step per clip, each guarded on its own. Returns per clip the loss before
         the update and whether the update was applied."""
+        self._relocate_when_due()
         for optimiser in self.optimisers:
             optimiser.zero_grad(set_to_none=True)
         controls, _ = self._decode()
-        renders = self.renderer(controls, self.assets)
-        losses = self.loss_fn(renders)
+        losses = self.loss_fn(self.renderer(controls, self.assets))
         values = losses.detach().cpu().tolist()
         finite = torch.isfinite(losses.detach())
         if bool(finite.any()):
@@ -255,9 +256,23 @@ class Fitter:
         ]
         for c, ok in enumerate(applied):
             self.steps_taken[c] += ok
-            if ok and isinstance(self.models[c], DirectModel) and self.steps_taken[c] % RELOCATE_EVERY == 0:
-                relocate_dead_events(self.models[c], self.optimisers[c], self.targets[c], renders[c])
         return values, applied
+
+    def _relocate_when_due(self) -> None:
+        """Before every RELOCATE_EVERY-th step of a direct model's fit, move its dead events
+        (`relocate`), judged on a render of the current parameters. Before a step rather
+        than after, so that a fit never ends on events just moved and not yet fitted."""
+        due = [
+            c for c, (model, taken) in enumerate(zip(self.models, self.steps_taken))
+            if isinstance(model, DirectModel) and taken > 0 and taken % RELOCATE_EVERY == 0 and self.relocated_at[c] != taken
+        ]
+        if not due:
+            return
+        with torch.no_grad():
+            renders = self.renderer(self._decode()[0], self.assets)
+        for c in due:
+            relocate_dead_events(self.models[c], self.optimisers[c], self.targets[c], renders[c])
+            self.relocated_at[c] = self.steps_taken[c]
 
     def evaluate(self) -> tuple[EventControls, list[torch.Tensor], torch.Tensor, list[float]]:
         """(controls of all C*E events, latents per clip, renders (C, N), losses per clip) of

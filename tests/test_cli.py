@@ -16,6 +16,7 @@ import torch
 import soundfile as sf
 from typer.testing import CliRunner
 
+import audiosplat.fit
 from audiosplat.cli import app
 from audiosplat.splatfile import read_splat
 from conftest import GOLDEN, GUITAR, PIANO
@@ -233,3 +234,22 @@ def test_resume_goes_on_exactly_as_an_uninterrupted_fit(tmp_path, model):
     np.testing.assert_allclose(b.loss_history, a.loss_history, rtol=1e-6)
     assert b.fit["final_loss"] == pytest.approx(a.fit["final_loss"], rel=1e-6)
     assert int(b.optimizer["step"]) == 6
+
+
+def test_resume_across_a_relocation_goes_on_exactly(tmp_path, monkeypatch):
+    """The direct model moves dead events every RELOCATE_EVERY steps, counted over the whole
+    fit: a fit stopped at such a step and resumed relocates exactly as an uninterrupted one."""
+    monkeypatch.setattr("audiosplat.fit.RELOCATE_EVERY", 2)
+    moved = []
+    relocate = audiosplat.fit.relocate_dead_events
+    monkeypatch.setattr("audiosplat.fit.relocate_dead_events", lambda *args: moved.append(relocate(*args)) or moved[-1])
+    whole, half, rest = tmp_path / "five.splat", tmp_path / "two.splat", tmp_path / "two-more.splat"
+    small = ["--samples", "4096", "--events", "16", "--device", "cpu"]  # more events than notes: some die
+    assert _run("fit", GUITAR, "-o", whole, *small, "--steps", "5").exit_code == 0
+    assert _run("fit", GUITAR, "-o", half, *small, "--steps", "2").exit_code == 0
+    assert _run("fit", GUITAR, "-o", rest, "--resume", half, "--steps", "3", "--device", "cpu").exit_code == 0
+    assert moved == [3, 4, 3, 4]  # steps 2 and 4, in the whole fit and in the halves
+    a, b = read_splat(whole), read_splat(rest)
+    np.testing.assert_allclose(b.loss_history, a.loss_history, rtol=1e-6)
+    for name, value in a.parameters.items():
+        torch.testing.assert_close(b.parameters[name], value, rtol=1e-5, atol=1e-6, msg=name)
