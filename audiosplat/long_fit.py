@@ -98,8 +98,8 @@ def fit_windows(
         with torch.no_grad():
             carry += render_span(events, events.onset_samples, assets.with_events(result.noise_seeds), room_spectra)
         carry = torch.cat([carry[n:], torch.zeros(n, device=device)])
-        controls, latents, parameters = _moved(events, result.latents, result.model.state_dict(), k * n, config)
-        parts.append((controls, latents, result.noise_seeds, parameters))
+        controls, latents, parameters, inside = _moved(events, result.latents, result.model.state_dict(), k * n, config)
+        parts.append((controls, latents, result.noise_seeds[inside], parameters))
         histories.append(result.loss_history)
         outcomes.append(WindowOutcome(float(result.loss_history[0]) if len(result.loss_history) else result.final_loss, result.final_loss, result.relative_l1, result.seconds))
     controls, latents, seeds, parameters = zip(*parts)
@@ -116,16 +116,20 @@ def fit_windows(
 
 def _moved(
     events: EventControls, latents: torch.Tensor, state: dict[str, torch.Tensor], start: int, config: ModelConfig
-) -> tuple[EventControls, torch.Tensor, dict[str, torch.Tensor]]:
+) -> tuple[EventControls, torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
     """One window's events, latents and direct-model rows on the CPU, with onsets
     counted from the start of the whole audio (window start `start` samples). The rows'
     onsets become the stored onsets exactly (the fit's may lie before the window and were
-    clamped to it), so that rows and events agree without knowing the windows."""
+    clamped to it), so that rows and events agree without knowing the windows. Events the
+    last window placed after the end of the audio (in its zero padding) are dropped: they
+    sound nowhere in it. Also returns the (E,) mask of the events kept."""
     onsets = events.onset_samples.cpu() + start
-    controls = events.map(lambda t: t.cpu()).replace(onset_bits=samples_to_bits(onsets, config.n_onset_bits))
+    inside = onsets < config.total_samples
+    onsets = onsets[inside]
+    controls = events.map(lambda t: t.cpu()).select(inside).replace(onset_bits=samples_to_bits(onsets, config.n_onset_bits))
     onset_frames = onsets.to(torch.float32) / config.frame_size
-    parameters = {name: value.detach().cpu().clone() for name, value in state.items()}
+    parameters = {name: value.detach().cpu()[inside].clone() for name, value in state.items()}
     parameters[ONSET_GROUP] = onset_frames[:, None]
-    latents = latents.detach().cpu().clone()
+    latents = latents.detach().cpu()[inside].clone()
     latents[:, 0] = onset_frames  # the onset is the rows' first column (direct.GROUPS)
-    return controls, latents, parameters
+    return controls, latents, parameters, inside

@@ -16,6 +16,7 @@ from audiosplat.api import FitInput, edit_splat_file, fit_long_input, render_spl
 from audiosplat.config import ModelConfig
 from audiosplat.errors import SplatFormatError
 from audiosplat.fit import FitConfig
+from audiosplat.long_fit import _moved
 from audiosplat.merge import MergeError, merge
 from audiosplat.onset import samples_to_bits
 from audiosplat.rooms import user_bank
@@ -174,3 +175,18 @@ def test_merging_files_with_other_rooms_is_refused(fitted_splat):
     rooms = user_bank(["a"], torch.ones(1, original.config.n_samples))
     with pytest.raises(MergeError, match="different rooms"):
         merge(original, dataclasses.replace(original, rooms=rooms), 0.0)
+
+
+def test_events_the_last_window_puts_past_the_end_are_dropped(long_fit):
+    """The last window is zero-padded past the audio's end; an event the fit moved there
+    sounds nowhere in the audio, and a file cannot hold an onset past its length."""
+    splat = read_splat(long_fit[1])
+    total = splat.config.total_samples
+    window = splat.controls.select(slice(0, E))
+    state = {name: value[:E] for name, value in splat.parameters.items()}
+    start = total - int(window.onset_samples[1]) - 1  # moves event 1 to the last sample, events after it past the end
+    controls, latents, parameters, inside = _moved(window, splat.latents[:E], state, start, splat.config)
+    onsets = window.onset_samples + start
+    assert torch.equal(inside, onsets < total) and 0 < int(inside.sum()) < E
+    assert int(controls.onset_samples.max()) == total - 1
+    assert latents.shape[0] == controls.n_events == parameters["groups.pitch"].shape[0] == int(inside.sum())
