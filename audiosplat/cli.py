@@ -185,11 +185,13 @@ def fit(
         settings = FitSettings(config, fit_config, rooms, device.value, batch_size, tuple(sys.argv))
         with (
             _reporting(err, report, many=many, quiet=quiet, describe=_describe_fit) as batch,
-            _step_progress(err, fit_config.steps, enabled=not quiet and jobs == 1 and ray is None, log_lines=verbose) as (on_batch, on_step),
+            _step_progress(
+                err, fit_config.steps, enabled=not quiet, log_lines=verbose, n_inputs=len(inputs), step_bars=jobs == 1 and ray is None,
+            ) as (on_batch, on_step, on_input_done),
             stop_on_signal() as stop_requested,
         ):
             run_fits(
-                inputs, settings, on_report=batch.on_report, jobs=jobs, ray_address=ray, skip_existing=skip_existing, fail_fast=fail_fast,
+                inputs, settings, on_report=lambda r: (batch.on_report(r), on_input_done()), jobs=jobs, ray_address=ray, skip_existing=skip_existing, fail_fast=fail_fast,
                 resume=earlier, on_step=on_step, on_batch=on_batch, should_stop=stop_requested,
             )
         if stop_requested():
@@ -265,37 +267,46 @@ def _exit_if_failed(batch: _BatchOutput) -> None:
 
 
 @contextlib.contextmanager
-def _step_progress(console: Console, steps: int, enabled: bool, log_lines: bool):
-    """A progress bar with step, loss and steps/s per batch; off a terminal, with `log_lines`,
-    plain lines at the first step and every tenth of the steps instead (logs of batch jobs).
-    Yields the (on_batch, on_step) callbacks of `fit_audio_files`."""
+def _step_progress(console: Console, steps: int, enabled: bool, log_lines: bool, n_inputs: int = 1, step_bars: bool = True):
+    """Progress on a terminal: with several inputs an overall bar of inputs done, and (with
+    `step_bars`: fits in this process) the current batch's bar with step, loss and steps/s.
+    Off a terminal, with `log_lines`, plain lines at the first step and every tenth of the
+    steps instead (logs of batch jobs). Yields the (on_batch, on_step, on_input_done) callbacks."""
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.5g}"),
-        TextColumn("{task.fields[rate]:.2f} steps/s"),
+        TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
         console=console,
         disable=not (enabled and console.is_terminal),
         transient=False,
     )
     task = None
+    overall = progress.add_task("inputs", total=n_inputs, detail="") if n_inputs > 1 else None
 
     def on_batch(first: int, count: int) -> None:
         nonlocal task
-        name = "fit" if count == 1 and first == 0 else f"fit clips {first + 1}-{first + count}"
-        task = progress.add_task(name, total=steps, loss=float("nan"), rate=0.0)
+        if task is not None:  # one bar for the batch under way, below the overall one
+            progress.remove_task(task)
+        name = "fit" if n_inputs == 1 else f"fit clip {first + 1}" if count == 1 else f"fit clips {first + 1}-{first + count}"
+        task = progress.add_task(name, total=steps, detail="", visible=step_bars)
+
+    def on_input_done() -> None:
+        if overall is not None:
+            progress.advance(overall)
 
     def on_step(step: int, losses: list[float]) -> None:
-        elapsed = progress.tasks[task].elapsed or 0.0
+        current = next(t for t in progress.tasks if t.id == task)
+        elapsed = current.elapsed or 0.0
         mean_loss = sum(losses) / len(losses)
-        progress.update(task, completed=step + 1, loss=mean_loss, rate=(step + 1) / elapsed if elapsed else 0.0)
+        rate = (step + 1) / elapsed if elapsed else 0.0
+        progress.update(task, completed=step + 1, detail=f"loss {mean_loss:.5g}  {rate:.2f} steps/s")
         if log_lines and enabled and not console.is_terminal and (step == 0 or (step + 1) % max(1, steps // 10) == 0):
-            console.print(f"{progress.tasks[task].description}: step {step + 1}/{steps} loss {mean_loss:.6g} ({elapsed:.1f} s)")
+            console.print(f"{current.description}: step {step + 1}/{steps} loss {mean_loss:.6g} ({elapsed:.1f} s)")
 
     with progress:
-        yield on_batch, on_step
+        yield on_batch, on_step, on_input_done
 
 
 @app.command()
