@@ -156,6 +156,7 @@ def fit(
     err = _stderr()
     with _user_errors(verbose):
         _usage_check(ray is None or (jobs == 1 and resume is None), "--ray runs each input as a task: drop --jobs and --resume")
+        _usage_check(resume is None or jobs == 1, "--resume continues one fit in this process: drop --jobs")
         config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value)
         steps = steps if steps is not None else (UNBOUNDED_STEPS if seconds is not None else DEFAULT_STEPS)
         fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss.value, seconds=seconds)

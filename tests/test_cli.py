@@ -220,6 +220,7 @@ def test_resume_refuses_another_source_or_several_inputs(fitted_splat, tmp_path)
     _assert_one_line_error(_run("fit", other, "-o", tmp_path / "x.splat", "--resume", fitted_splat), "another file")
     result = _run("fit", GUITAR, PIANO, "-o", tmp_path / "d", "--resume", fitted_splat)
     assert result.exit_code == 1 and "exactly one input" in result.stderr
+    _assert_one_line_error(_run("fit", GUITAR, "-o", tmp_path / "y.splat", "--resume", fitted_splat, "--jobs", "2"), "--jobs", code=2)
 
 
 @pytest.mark.parametrize("model", ["direct", "seed"])
