@@ -146,7 +146,7 @@ def note_rows(onset_frames: torch.Tensor, pitch_midi: torch.Tensor, gain: torch.
         "onset_frames": onset_frames.float().clamp_min(0.0)[:, None],
         "log_gain": gain.float().log()[:, None],
         "envelope": constant(0.5, math.log(0.005)),
-        "mix": constant(0.0, 2.0),
+        "mix": constant(-2.0, 2.0),
         "noise": torch.stack([pitch + 24.0, torch.full_like(pitch, math.log(2000.0))], dim=-1),
         "pitch": pitch[:, None],
         "shape": constant(*[0.0] * len(SHAPES)),
