@@ -200,10 +200,11 @@ class Fitter:
             raise ValueError(f"give one start per clip: {len(start)} for {self.n_clips} clips")
         self.models, self.noise_seeds = [], []
         for c in range(self.n_clips):
-            model, noise_seeds = new_model(config, rooms, fit_config.seed, targets[c])
-            if start is not None:
+            if start is None:
+                model, noise_seeds = new_model(config, rooms, fit_config.seed, targets[c])
+            else:  # the stored parameters replace any start: no analysis, no random draw
+                model, noise_seeds = build_model(config, rooms.n_rooms), start[c].noise_seeds
                 model.load_state_dict(start[c].parameters, strict=True)
-                noise_seeds = start[c].noise_seeds
             self.models.append(model.to(device))
             self.noise_seeds.append(noise_seeds)
         self.assets = SynthAssets.build(config, torch.cat(self.noise_seeds), rooms, device)

@@ -49,14 +49,15 @@ def relocate_dead_events(
     zero their Adam moments. Returns how many events moved."""
     with torch.no_grad():
         gain = model.groups["log_gain"][:, 0].exp()
-        dead = dead_events(gain).nonzero().flatten()[:MAX_MOVED]
+        is_dead = dead_events(gain)
+        dead = is_dead.nonzero().flatten()[:MAX_MOVED]
         if dead.numel() == 0:
             return 0
         notes = residual_notes(target.detach().float().cpu(), render.detach().float().cpu(), model.config, dead.numel())
         if not notes:
             return 0
         rows = dead[: len(notes)]
-        live_gain = gain[~dead_events(gain)].median()
+        live_gain = gain[~is_dead].median()
         fresh = note_rows(
             torch.tensor([n.onset_frame - 0.5 for n in notes]),
             torch.tensor([n.pitch_midi for n in notes]),
