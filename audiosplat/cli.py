@@ -52,6 +52,7 @@ class Device(str, Enum):
 
 class LossName(str, Enum):
     multiband = "multiband"
+    multiband_log = "multiband-log"
     noise = "noise"
 
 
@@ -62,6 +63,11 @@ UNBOUNDED_STEPS = 10**7  # --seconds alone: the time budget ends the fit
 class ModelName(str, Enum):
     direct = "direct"
     seed = "seed"
+
+
+class WaveKind(str, Enum):
+    naive = "naive"
+    band_limited = "band-limited"
 
 
 class Subtype(str, Enum):
@@ -128,6 +134,7 @@ def fit(
     whole: Annotated[bool, typer.Option("--whole", help="Fit from --offset to the end of the file, window by window, into one .splat.")] = False,
     samples: Annotated[int, typer.Option(help="Clip length in samples at 22050 Hz, a power of two.")] = 2**16,
     event_samples: Annotated[Optional[int], typer.Option(help="Opt-in approximation: synthesise each event over this many samples (a power of two < --samples) instead of the whole clip; faster by about samples/event-samples, cuts event tails.")] = None,
+    waves: Annotated[Optional[WaveKind], typer.Option(help="Wavetable: band-limited (no aliases; the direct model's default) or naive (method.md's; the seed model's default).", show_default=False)] = None,
     loss: Annotated[LossName, typer.Option(help="multiband (deterministic) or noise (the original's stochastic loss).")] = LossName.multiband,
     rooms: Annotated[Optional[Path], typer.Option(help="Folder of impulse-response audio files to use as rooms (default: the built-in procedural rooms).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the fit stored in this .splat (one input only) exactly: its parameters, Adam state, sizes, seed, loss and rooms are used; --steps more steps are taken.")] = None,
@@ -157,7 +164,7 @@ def fit(
     with _user_errors(verbose):
         _usage_check(ray is None or (jobs == 1 and resume is None), "--ray runs each input as a task: drop --jobs and --resume")
         _usage_check(resume is None or jobs == 1, "--resume continues one fit in this process: drop --jobs")
-        config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value)
+        config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value, waves=waves and waves.value)
         steps = steps if steps is not None else (UNBOUNDED_STEPS if seconds is not None else DEFAULT_STEPS)
         fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss.value, seconds=seconds)
         if musicnet is not None:

@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass
 
 
 MODELS = ("direct", "seed")
+WAVE_KINDS = ("naive", "band-limited")
+# The seed model keeps method.md's naive waves; the direct model's are free of aliases.
+DEFAULT_WAVES = {"direct": "band-limited", "seed": "naive"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class ModelConfig:
             means n_samples, one window. A long file is fitted as ceil(T / N) consecutive
             windows of N samples with E events each, so it holds up to that many times E
             events, with onsets in [0, T) (`long_fit.py`).
+        waves: the wavetable, "naive" (method.md: ideal shapes sampled, aliased) or
+            "band-limited" (harmonics below Nyquist only); None means the model's default
+            (`DEFAULT_WAVES`), which is then stored here.
     """
 
     sample_rate: int = 22050
@@ -42,10 +48,15 @@ class ModelConfig:
     event_samples: int | None = None
     model: str = "direct"
     total_samples: int | None = None
+    waves: str | None = None
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ValueError(f"unknown model '{self.model}' (choose {' or '.join(MODELS)})")
+        if self.waves is None:
+            object.__setattr__(self, "waves", DEFAULT_WAVES[self.model])
+        if self.waves not in WAVE_KINDS:
+            raise ValueError(f"unknown waves '{self.waves}' (choose {' or '.join(WAVE_KINDS)})")
         if self.frame_size < 1:
             raise ValueError(f"frame_size must be >= 1, got {self.frame_size}")
         if self.n_samples < 2 * self.frame_size or not _is_power_of_two(self.n_samples):

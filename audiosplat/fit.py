@@ -26,7 +26,7 @@ from audiosplat.model import EventModel
 from audiosplat.rooms import RoomBank
 from audiosplat.synth import SynthAssets, noise_seeds_for, render_clips
 
-LOSSES = ("multiband", "noise")
+LOSSES = ("multiband", "multiband-log", "noise")
 DEFAULT_LR = {"seed": 1e-3, "direct": 1e-2}
 # Adam moves a parameter by about its learning rate per step, so each group of the direct
 # model gets a rate in its own units: a fiftieth of a frame, a fiftieth of a semitone, ...

@@ -9,6 +9,7 @@ FULL_BAND_STFT = (2048, 256)
 BAND_STFTS = ((128, 64), (64, 32), (16, 8))
 NOISE_BAND_STFT = (128, 32)
 LOWEST_BAND = 512
+LOG_FLOOR = 1e-3  # -60 dB below each feature's peak: where the log term flattens
 
 
 def framed_stft_magnitude(signal: torch.Tensor, window: int, hop: int) -> torch.Tensor:
@@ -81,6 +82,34 @@ class MultibandLoss:
         return sum(_per_clip_sum((t - r).abs()) for t, r in zip(self.target_features, multiband_features(render)))
 
 
+class MultibandLogLoss(MultibandLoss):
+    """`MultibandLoss` plus the same features compared in log magnitude (as DDSP's
+    multi-scale spectral loss does), each feature's log term weighted by the target
+    feature's mean magnitude so that both terms are in the same units.
+
+    The linear term is ruled by the loudest bins; hearing, and ViSQOL, also notice a
+    noise floor, clicks or a missing quiet partial 40 dB down, which only a log term
+    sees. Below `LOG_FLOOR` of each feature's peak the log flattens, so inaudible
+    differences deep in the floor do not steer the fit.
+    """
+
+    name = "multiband-log"
+
+    def __init__(self, target: torch.Tensor, log_weight: float = 1.0):
+        super().__init__(target)
+        self.log_weight = log_weight
+        self.floors = [LOG_FLOOR * t.amax(dim=(-2, -1), keepdim=True) + 1e-12 for t in self.target_features]
+        self.target_logs = [torch.log(t + f) for t, f in zip(self.target_features, self.floors)]
+        self.scales = [t.mean(dim=(-2, -1)) for t in self.target_features]
+
+    def __call__(self, render: torch.Tensor) -> torch.Tensor:
+        total = 0.0
+        for t, t_log, floor, scale, r in zip(self.target_features, self.target_logs, self.floors, self.scales, multiband_features(render)):
+            log_term = _per_clip_sum((t_log - torch.log(r + floor)).abs())
+            total = total + _per_clip_sum((t - r).abs()) + self.log_weight * scale * log_term
+        return total
+
+
 class NoiseLoss:
     """The original's stochastic variant: per octave band, |STFT(128, 32)| without the Nyquist
     bin; the residual T - R is compared with noise of the residual's own mean and standard
@@ -119,9 +148,11 @@ def _norm(x: torch.Tensor) -> torch.Tensor:
 def make_loss(name: str, target: torch.Tensor, generator: torch.Generator):
     if name == MultibandLoss.name:
         return MultibandLoss(target)
+    if name == MultibandLogLoss.name:
+        return MultibandLogLoss(target)
     if name == NoiseLoss.name:
         return NoiseLoss(target, generator)
-    raise ValueError(f"unknown loss '{name}' (choose multiband or noise)")
+    raise ValueError(f"unknown loss '{name}' (choose multiband, multiband-log or noise)")
 
 
 def relative_spectral_l1(target: torch.Tensor, render: torch.Tensor, n_fft: int = 2048, hop: int = 256) -> float:

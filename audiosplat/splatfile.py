@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from audiosplat.atomic import atomic_path
-from audiosplat.config import MODELS, ModelConfig
+from audiosplat.config import MODELS, WAVE_KINDS, ModelConfig
 from audiosplat.controls import CONTROL_FIELDS, EventControls
 from audiosplat.errors import SplatFormatError
 from audiosplat.models import Model, build_model
@@ -26,7 +26,7 @@ from audiosplat.onset import samples_to_bits
 from audiosplat.rooms import PROCEDURAL_BANK, RoomBank, procedural_bank
 
 FORMAT_NAME = "audiosplat.splat"
-FORMAT_VERSION = "1.2.0"
+FORMAT_VERSION = "1.3.0"
 SUPPORTED_MAJOR = 1
 # Bounds on the config read from a file, so a hostile file cannot ask for huge allocations.
 MAX_SAMPLES = 2**22
@@ -121,6 +121,7 @@ def _write(f: h5py.File, s: Splat) -> None:
         g.attrs[key] = int(getattr(cfg, key))
     g.attrs["event_samples"] = int(cfg.event_length)
     g.attrs["model"] = cfg.model
+    g.attrs["waves"] = cfg.waves
     if cfg.total_samples is not None:
         g.attrs["total_samples"] = int(cfg.total_samples)
 
@@ -341,6 +342,10 @@ def _read_config(g: h5py.Group, fail) -> ModelConfig:
     if model not in MODELS:
         raise fail(f"/config/model is '{model}', a model this audiosplat does not know (it knows {', '.join(MODELS)})")
     values["model"] = model
+    waves = _text(g.attrs.get("waves", "naive"))  # optional (1.3.0): files before it used naive waves
+    if waves not in WAVE_KINDS:
+        raise fail(f"/config/waves is '{waves}', a wavetable this audiosplat does not know (it knows {', '.join(WAVE_KINDS)})")
+    values["waves"] = waves
     total_samples = g.attrs.get("total_samples")  # optional (1.2.0): absent means one window
     if total_samples is not None:
         if not np.issubdtype(np.asarray(total_samples).dtype, np.integer) or np.asarray(total_samples).ndim:

@@ -62,7 +62,7 @@ class SynthAssets:
         cls, config: ModelConfig, noise_seeds: torch.Tensor, rooms: RoomBank, device: torch.device | str = "cpu"
     ) -> "SynthAssets":
         """Assets for the events whose (C*E,) noise seeds are given (clip after clip)."""
-        waves = make_wavetable(config.n_pitches, config.event_length, config.sample_rate).to(device)
+        waves = make_wavetable(config.n_pitches, config.event_length, config.sample_rate, config.waves).to(device)
         impulses = rooms.impulses.to(device)
         if impulses.shape[-1] != config.n_samples:
             raise ValueError(f"room impulses have {impulses.shape[-1]} samples, expected {config.n_samples}")

@@ -6,9 +6,12 @@ import math
 
 import torch
 
+from audiosplat.config import WAVE_KINDS
+
 SHAPES = ("saw", "square", "triangle", "sine")
 LOWEST_MIDI = 21.0
 HIGHEST_MIDI = 106.0
+CYCLE_POINTS = 8192  # one period of a band-limited wave, read out by linear interpolation
 
 
 def midi_to_hz(midi: torch.Tensor) -> torch.Tensor:
@@ -24,18 +27,27 @@ def wave_pitches_hz(n_pitches: int) -> torch.Tensor:
     return midi_to_hz(torch.linspace(LOWEST_MIDI, HIGHEST_MIDI, n_pitches, dtype=torch.float64))
 
 
-def make_wavetable(n_pitches: int, n_samples: int, sample_rate: int) -> torch.Tensor:
+def make_wavetable(n_pitches: int, n_samples: int, sample_rate: int, kind: str = "naive") -> torch.Tensor:
     """Unit-amplitude waves, phase 0 at sample 0, all rising through zero like a sine.
 
     The phase (cycles mod 1) is computed in float64, so that it stays exact over thousands
-    of cycles, then the four shapes are made from it in float32.
+    of cycles, then the four shapes are made from it in float32. `kind` "naive" is
+    method.md's: the ideal shapes sampled, whose harmonics above Nyquist fold back as
+    inharmonic aliases (a 1 kHz saw has some 25 dB down); "band-limited" keeps only the
+    harmonics below Nyquist (`band_limited_cycles`).
 
     Returns:
         (4 * n_pitches, n_samples) float32: rows are n_pitches saws, then squares, triangles
         and sines, each block in the order of `wave_pitches_hz`.
     """
+    if kind not in WAVE_KINDS:
+        raise ValueError(f"unknown wave kind '{kind}' (choose {' or '.join(WAVE_KINDS)})")
+    pitches_hz = wave_pitches_hz(n_pitches)
     t_s = torch.arange(n_samples, dtype=torch.float64) / sample_rate
-    phase = torch.remainder(wave_pitches_hz(n_pitches)[:, None] * t_s[None, :], 1.0).to(torch.float32)
+    cycles = pitches_hz[:, None] * t_s[None, :]
+    if kind == "band-limited":
+        return _read_cycles(band_limited_cycles(pitches_hz, sample_rate), cycles)
+    phase = torch.remainder(cycles, 1.0).to(torch.float32)
     table = torch.empty(4, n_pitches, n_samples, dtype=torch.float32)
     saw, square, triangle, sine = table
     torch.remainder(phase + 0.5, 1.0, out=saw).mul_(2.0).sub_(1.0)
@@ -43,6 +55,49 @@ def make_wavetable(n_pitches: int, n_samples: int, sample_rate: int) -> torch.Te
     torch.remainder(phase + 0.25, 1.0, out=triangle).sub_(0.5).abs_().mul_(-4.0).add_(1.0)
     torch.sin(phase.mul_(2.0 * math.pi), out=sine)
     return table.reshape(4 * n_pitches, n_samples)
+
+
+def band_limited_cycles(pitches_hz: torch.Tensor, sample_rate: int, n_points: int = CYCLE_POINTS) -> torch.Tensor:
+    """One period of each shape at each pitch from its Fourier series, harmonics strictly
+    below Nyquist only: saw (2/pi) sum (-1)^(h+1) sin(h x)/h, square (4/pi) sum_odd sin(h x)/h,
+    triangle (8/pi^2) sum_odd (-1)^((h-1)/2) sin(h x)/h^2, sine sin x.
+
+    Args:
+        pitches_hz: (P,) float64.
+
+    Returns:
+        (4, P, n_points) float32, one period sampled at phases k / n_points.
+    """
+    h = torch.arange(n_points // 2 + 1, dtype=torch.float64)
+    odd = torch.remainder(h, 2) == 1
+    safe_h = h.clamp_min(1.0)
+    sine_terms = torch.stack([
+        (2 / math.pi) * torch.where(odd, 1.0, -1.0) / safe_h,
+        torch.where(odd, (4 / math.pi) / safe_h, 0.0),
+        torch.where(odd, (8 / math.pi**2) * torch.where(torch.remainder(h, 4) == 1, 1.0, -1.0) / safe_h**2, 0.0),
+        (h == 1).double(),
+    ])  # (4, H): amplitude of sin(h x)
+    sine_terms[:, 0] = 0.0
+    below_nyquist = h[None, :] * pitches_hz[:, None] < sample_rate / 2.0  # (P, H)
+    amplitudes = sine_terms[:, None, :] * below_nyquist[None]
+    # irfft of -i b n/2 at bin h is b sin(2 pi h k / n)
+    spectrum = torch.complex(torch.zeros_like(amplitudes), -amplitudes * n_points / 2.0)
+    return torch.fft.irfft(spectrum, n=n_points).float()
+
+
+def _read_cycles(periods: torch.Tensor, cycles: torch.Tensor) -> torch.Tensor:
+    """Waves read from one period each, by linear interpolation at the given phases.
+    (S, P, n_points) periods, (P, N) float64 cycles -> (S * P, N) float32."""
+    n_shapes, n_pitches, n_points = periods.shape
+    position = torch.remainder(cycles, 1.0).mul_(n_points)
+    index = position.floor()
+    frac = position.sub_(index).float()
+    # one gather serves every shape: the S values of a point sit side by side
+    rows = torch.arange(n_pitches)[:, None] * (n_points + 1)
+    flat = index.long().add_(rows)
+    wrapped = torch.cat([periods, periods[..., :1]], dim=-1).permute(1, 2, 0).reshape(-1, n_shapes)  # ((P * (n+1)), S)
+    below, above = wrapped[flat], wrapped[flat + 1]  # (P, N, S)
+    return below.lerp_(above, frac[..., None]).permute(2, 0, 1).reshape(n_shapes * n_pitches, -1)
 
 
 def wave_pitch_hz(wave_index: torch.Tensor, n_pitches: int) -> torch.Tensor:

@@ -66,6 +66,7 @@ def fitted(args: argparse.Namespace, config: ModelConfig, fit_config: FitConfig,
     """The model `config.model` fitted to the clip. Its stored numbers are the learned ones
     (`Splat.stored_numbers`: parameters and noise seeds, all that decoding and rendering
     need); `file_numbers` counts every number of the file's events too (`model_numbers`)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     def render(clip: Path, target: torch.Tensor) -> tuple[torch.Tensor, int, dict]:
         deadline = math.inf if args.seconds is None else time.perf_counter() + args.seconds
         [outcome] = fit_audio_files(
@@ -125,7 +126,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=ModelConfig.n_events)
     parser.add_argument("--event-samples", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--waves", choices=("naive", "band-limited"), default=None, help="wavetable (default: each model's)")
+    parser.add_argument("--loss", default=None, help="the fit's loss (default: FitConfig's)")
+    parser.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True, help="score silence, vocoder and oracle too")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--keep", type=Path, help="keep each fit's .splat in this folder (to render, inspect or plot later)")
     parser.add_argument("--model", nargs="+", choices=MODELS, default=["direct", "seed"], help="models to fit, each in its own rows")
     args = parser.parse_args()
     if args.steps is None and args.seconds is None:
@@ -136,14 +141,15 @@ def main() -> None:
         log("ViSQOL: n/a (pip install 'audiosplat[eval]' to measure it)")
     configure_for_fitting()
 
-    configs = [ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, model=m) for m in args.model]
+    configs = [ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, model=m, waves=args.waves) for m in args.model]
     config = configs[0]
     # without --steps, --seconds alone ends the fit: give it more steps than it can take
     steps = args.steps if args.steps is not None else 10**6
-    fit_config = FitConfig(steps=steps, seed=args.seed)
+    fit_config = FitConfig(steps=steps, seed=args.seed, **({"loss": args.loss} if args.loss else {}))
     records = []
-    with tempfile.TemporaryDirectory() as workdir:
-        methods = [*(fitted(args, c, fit_config, Path(workdir)) for c in configs), *baselines(config, args.seed)]
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = Path(scratch) if args.keep is None else args.keep
+        methods = [*(fitted(args, c, fit_config, workdir / c.model) for c in configs), *(baselines(config, args.seed) if args.baselines else [])]
         for clip in args.clips:
             target = torch.from_numpy(load_clip(clip, n_samples=config.n_samples, sample_rate=config.sample_rate).samples)
             for method in methods:

@@ -104,7 +104,7 @@ def test_a_long_file_reads_back_equal(long_fit, tmp_path):
         assert torch.equal(getattr(again.controls, name), value)
     assert all(torch.equal(again.parameters[k], v) for k, v in splat.parameters.items())
     assert torch.equal(again.latents, splat.latents) and torch.equal(again.noise_seeds, splat.noise_seeds)
-    assert again.format_version == "1.2.0"
+    assert again.format_version == FORMAT_VERSION
 
 
 def test_direct_rows_of_a_long_file_decode_to_its_onsets(long_fit):

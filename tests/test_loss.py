@@ -11,6 +11,8 @@ import torch
 from audiosplat.loss import (
     BAND_STFTS,
     NOISE_BAND_STFT,
+    LOG_FLOOR,
+    MultibandLogLoss,
     MultibandLoss,
     NoiseLoss,
     framed_stft_magnitude,
@@ -179,6 +181,47 @@ def test_multiband_loss_gradient_points_downhill(target):
     assert float(loss(stepped)) < float(value.detach())
 
 
+# --- MultibandLogLoss -----------------------------------------------------------------------
+
+
+def test_log_loss_is_the_linear_loss_plus_the_log_distance_of_the_same_features(target):
+    render = 0.7 * target + 0.01 * torch.randn(target.shape, generator=_gen(11))
+    log_loss = MultibandLogLoss(target)
+    assert float(log_loss(target)) == 0.0
+    by_hand = float(MultibandLoss(target)(render))
+    for t, r in zip(multiband_features(target), multiband_features(render)):
+        floor = LOG_FLOOR * t.max() + 1e-12
+        by_hand += float(t.mean() * (torch.log(t + floor) - torch.log(r + floor)).abs().sum())
+    assert float(log_loss(render)) == pytest.approx(by_hand, rel=1e-4)
+    assert float(MultibandLogLoss(target, log_weight=0.0)(render)) == pytest.approx(float(MultibandLoss(target)(render)), rel=1e-6)
+
+
+def test_log_loss_hears_a_quiet_noise_floor_that_the_linear_loss_barely_sees():
+    """A 440 Hz tone: against a render 2 dB too quiet, a render with white noise 50 dB
+    below the tone costs the linear loss a sixth as much; the log term makes the noise
+    count for far more (hearing and ViSQOL notice it)."""
+    n = 16384
+    tone = 0.5 * torch.sin(2 * math.pi * 440.0 * torch.arange(n) / SR)
+    noisy = tone + 0.5 * 10 ** (-50 / 20) * (2 * torch.rand(n, generator=_gen(12)) - 1)
+    quieter = 0.8 * tone
+    linear, log = MultibandLoss(tone), MultibandLogLoss(tone)
+    linear_ratio = float(linear(noisy)) / float(linear(quieter))
+    log_ratio = float(log(noisy)) / float(log(quieter))
+    assert linear_ratio < 0.3
+    assert log_ratio > 1.5 * linear_ratio
+
+
+def test_log_loss_is_finite_for_silence_and_per_clip(target):
+    other = 0.2 * torch.randn(target.shape, generator=_gen(13))
+    loss = MultibandLogLoss(torch.stack([target, other]))
+    render = torch.zeros(2, target.shape[-1], requires_grad=True)
+    values = loss(render)
+    assert values.shape == (2,) and torch.isfinite(values).all()
+    (grad,) = torch.autograd.grad(values.sum(), render)
+    assert torch.isfinite(grad).all()
+    assert float(values[1]) == pytest.approx(float(MultibandLogLoss(other)(torch.zeros_like(other))), rel=1e-5)
+
+
 # --- NoiseLoss -----------------------------------------------------------------------------
 
 
@@ -225,6 +268,7 @@ def test_make_loss():
     t = torch.zeros(4096)
     assert isinstance(make_loss("multiband", t, _gen(0)), MultibandLoss)
     assert isinstance(make_loss("noise", t, _gen(0)), NoiseLoss)
+    assert isinstance(make_loss("multiband-log", t, _gen(0)), MultibandLogLoss)
     with pytest.raises(ValueError):
         make_loss("l2", t, _gen(0))
     assert BAND_STFTS == ((128, 64), (64, 32), (16, 8))

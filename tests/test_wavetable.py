@@ -19,6 +19,11 @@ def table() -> torch.Tensor:
     return make_wavetable(P, N, SR)
 
 
+@pytest.fixture(scope="module")
+def band_limited() -> torch.Tensor:
+    return make_wavetable(P, N, SR, "band-limited")
+
+
 def test_shape_dtype_and_block_order(table):
     assert table.shape == (4 * P, N)
     assert table.dtype == torch.float32
@@ -58,9 +63,11 @@ def test_spectral_peak_is_the_rows_pitch(table, shape_index, target_hz):
     assert abs(peak - pitch) <= SR / N  # within one bin (1.35 Hz)
 
 
-def test_harmonic_content_of_each_shape(table):
+@pytest.mark.parametrize("kind", ["table", "band_limited"])
+def test_harmonic_content_of_each_shape(kind, request):
     """Saw: all harmonics ~1/k; square and triangle: odd harmonics only (1/k and 1/k^2);
     sine: none. Checked at ~440 Hz, harmonic 2 and 3 relative to the fundamental."""
+    table = request.getfixturevalue(kind)
     pitches = wave_pitches_hz(P)
     k = int(torch.argmin((pitches - 440.0).abs()))
     f0 = float(pitches[k])
@@ -105,3 +112,36 @@ def test_unit_amplitude(table):
     assert torch.all(table.amin(dim=-1) >= -1.0)
     # square is exactly +-1
     assert torch.all(table[P : 2 * P].abs() == 1.0)
+
+
+def _off_harmonic_db(x: np.ndarray, f0: float) -> float:
+    """Energy more than 8 Hz away from every multiple of f0, relative to the energy near them, dB."""
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / SR)
+    near = np.abs(f - f0 * np.round(f / f0)) < 8.0
+    return 10 * np.log10(spectrum[~near].sum() / spectrum[near].sum())
+
+
+@pytest.mark.parametrize("target_hz", [1000.0, 3000.0])
+@pytest.mark.parametrize("shape_index", [0, 1, 2], ids=["saw", "square", "triangle"])
+def test_band_limited_waves_have_no_aliases(table, band_limited, shape_index, target_hz):
+    """Sampled ideal shapes fold their harmonics above Nyquist back between the harmonics;
+    the band-limited ones put (almost) nothing there."""
+    k = int(torch.argmin((wave_pitches_hz(P) - target_hz).abs()))
+    f0, row = float(wave_pitches_hz(P)[k]), shape_index * P + k
+    assert _off_harmonic_db(band_limited[row].double().numpy(), f0) < -50.0  # the window's own leakage
+    if shape_index != 2:  # the triangle's 1/h^2 harmonics alias less, but still
+        assert _off_harmonic_db(table[row].double().numpy(), f0) > -35.0
+
+
+def test_band_limited_waves_start_at_phase_zero_rising_with_their_pitch(band_limited):
+    np.testing.assert_allclose(band_limited[3 * P :].numpy(), make_wavetable(P, N, SR)[3 * P :].numpy(), atol=2e-6)
+    assert band_limited[:, 0].abs().max() < 1e-6  # even the square: the midpoint of its step
+    pitches = wave_pitches_hz(P)
+    for row in range(0, 4 * P, 7):
+        half_cycle = int(SR / float(pitches[row % P]) / 2)
+        assert torch.all(band_limited[row, 1:half_cycle] > 0), row
+        peak = spectral_peak_hz(band_limited[row].numpy(), SR)
+        assert abs(peak - float(pitches[row % P])) <= SR / N
+    # the Gibbs overshoot, or a lone fundamental at its Fourier amplitude
+    assert float(band_limited.abs().max()) <= 4 / np.pi + 1e-5  # a square of one harmonic: (4/pi) sin
