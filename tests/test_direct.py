@@ -112,3 +112,62 @@ def test_dead_events_move_to_the_residual_note_with_fresh_adam_moments():
     state = optimiser.state[model.groups["log_gain"]]
     assert float(state["exp_avg"][1].abs().sum()) == 0.0 and float(state["exp_avg"][0].abs().sum()) > 0.0
     assert float(model.groups["pitch"].detach()[0, 0]) == 69.0  # the live event stays
+
+
+def _swell(freq_hz: float, start_s: float, rise_s: float, n: int = CONFIG.n_samples) -> torch.Tensor:
+    """A bowed-like harmonic tone that rises linearly over `rise_s` from `start_s`, then holds."""
+    t = torch.arange(n, dtype=torch.float64) / SR
+    after = (t - start_s).clamp_min(0.0)
+    tone = sum(torch.sin(2 * math.pi * h * freq_hz * after) / h for h in range(1, 6))
+    return (tone * (after / rise_s).clamp(max=1.0) * (t >= start_s)).float()
+
+
+def test_a_swelling_note_has_its_attack_and_a_struck_one_none():
+    """A note that swells over 0.25 s is found with an attack of 0.25 s (within 3 frames);
+    a struck note, loudest at once, with none."""
+    clip = 0.5 * _swell(440.0, 0.3, 0.25) + 0.5 * _note(659.26, 1.0)
+    notes = find_notes(clip, CONFIG)
+    frame_s = CONFIG.frame_size / SR
+    swell = next(n for n in notes if abs(n.pitch_midi - 69.0) < 0.5)
+    struck = next(n for n in notes if abs(n.pitch_midi - 76.0) < 0.5)
+    assert abs(swell.onset_frame - 0.3 / frame_s) <= 3
+    assert abs(swell.attack_frames - 0.25 / frame_s) <= 3, swell
+    assert struck.attack_frames <= 1, struck
+
+
+def test_an_event_started_with_an_attack_is_loudest_that_long_after_its_onset():
+    rooms = procedural_bank(CONFIG.n_samples, SR)
+    model = DirectModel(CONFIG, rooms.n_rooms)
+    attacks = torch.tensor([0.0, 0.1, 0.2, 0.3])
+    model.initialise_from(note_rows(torch.zeros(4), torch.full((4,), 69.0), torch.ones(4), rooms.n_rooms, attacks))
+    controls, _ = model()
+    signal = event_signals(controls, SynthAssets.build(CONFIG, noise_seeds_for(0, CONFIG.n_events), rooms)).detach()
+    hop = 256
+    level = signal[:, : 64 * hop].reshape(4, 64, hop).pow(2).mean(dim=-1).sqrt()  # RMS per 11.6 ms
+    # a noise burst excites a ragged rise: judge its peak over 5 frames
+    smooth = torch.nn.functional.avg_pool1d(level[:, None], 5, 1, 2)[:, 0]
+    loudest_s = (smooth.argmax(dim=-1).double() + 0.5) * hop / SR
+    assert float(loudest_s[0]) < 0.05
+    torch.testing.assert_close(loudest_s[1:], attacks[1:].double(), atol=0.07, rtol=0)
+    # and it rises from near silence: a tenth of its peak or less in its first frame
+    assert torch.all(level[1:, 0] < 0.1 * level[1:].amax(dim=-1))
+
+
+def test_a_dead_event_moved_onto_a_swelling_note_swells_in():
+    """The render lacks an E5 that swells in over 0.3 s from 0.9 s: the event moved onto it
+    starts where it begins to rise, with that attack, not with a click at its peak."""
+    rooms = procedural_bank(CONFIG.n_samples, SR)
+    a4 = 0.5 * _note(440.0, 0.2)
+    clip = a4 + 0.5 * _swell(659.26, 0.9, 0.3)
+    model = DirectModel(CONFIG, rooms.n_rooms)
+    model.initialise_from(note_rows(torch.tensor([16.7, 1.0, 2.0, 3.0]), torch.tensor([69.0, 60, 60, 60]), torch.tensor([1.0, 1e-4, 1e-4, 1e-4]), rooms.n_rooms))
+    optimiser = torch.optim.Adam(model.parameters(), lr=0.01)
+    assert relocate_dead_events(model, optimiser, clip, a4) >= 1
+    frame_s = CONFIG.frame_size / SR
+    onset_s = float(model.groups["onset_frames"].detach()[1, 0]) * frame_s
+    with torch.no_grad():
+        controls, _ = model()
+    assert abs(float(model.groups["pitch"].detach()[1, 0]) - 76.0) < 0.5
+    assert abs(onset_s - 0.9) < 0.06, onset_s
+    # its excitation is centred about the attack after the onset (a struck note's: 5 ms)
+    assert 0.15 < float(controls.envelope_centre_s[1]) < 0.35, controls.envelope_centre_s[1]
