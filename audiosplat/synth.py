@@ -59,10 +59,13 @@ class SynthAssets:
 
     @classmethod
     def build(
-        cls, config: ModelConfig, noise_seeds: torch.Tensor, rooms: RoomBank, device: torch.device | str = "cpu"
+        cls, config: ModelConfig, noise_seeds: torch.Tensor, rooms: RoomBank, device: torch.device | str = "cpu",
+        wave_rows: torch.Tensor | None = None,
     ) -> "SynthAssets":
-        """Assets for the events whose (C*E,) noise seeds are given (clip after clip)."""
-        waves = make_wavetable(config.n_pitches, config.event_length, config.sample_rate).to(device)
+        """Assets for the events whose (C*E,) noise seeds are given (clip after clip). With
+        `wave_rows` (int64), the waves are only those rows of the wavetable, for controls
+        whose resonance weights are cut to the same columns (`used_waves`)."""
+        waves = make_wavetable(config.n_pitches, config.event_length, config.sample_rate, wave_rows).to(device)
         impulses = rooms.impulses.to(device)
         if impulses.shape[-1] != config.n_samples:
             raise ValueError(f"room impulses have {impulses.shape[-1]} samples, expected {config.n_samples}")
@@ -78,6 +81,24 @@ class SynthAssets:
         # MKL refuses a transform of no rows; no events have an empty spectrum
         spectrum = torch.fft.rfft(noise) if len(noise) else torch.zeros(0, cfg.event_length // 2 + 1, dtype=torch.complex64, device=device)
         return dataclasses.replace(self, noise=noise, noise_spectrum=spectrum)
+
+
+# Wave weights below this fraction of their event's largest weight are left out of a render.
+# An event's mix of waves then changes by at most W times this fraction of its largest
+# weight in any sample (the waves are within [-1, 1]): 5e-7 for W = 512.
+WAVE_TOLERANCE = 1e-9
+
+
+def used_waves(controls: EventControls, tolerance: float = WAVE_TOLERANCE) -> tuple[EventControls, torch.Tensor]:
+    """The controls with their (E, W) resonance weights cut to the wavetable rows that some
+    event uses (a weight above `tolerance` times its event's largest weight; the others
+    are set to 0), and those rows (int64, ascending). For `SynthAssets.build(wave_rows=)`:
+    a direct model's event weighs a few neighbouring pitches, so a render makes and mixes
+    a fraction of the 512 waves."""
+    weights = controls.resonance
+    kept = weights.abs() > tolerance * weights.abs().amax(dim=-1, keepdim=True)
+    rows = torch.nonzero(kept.any(dim=0))[:, 0]
+    return controls.replace(resonance=(weights * kept)[:, rows]), rows
 
 
 def unit_band(

@@ -460,3 +460,21 @@ def test_gradients_reach_every_parameter_through_the_multiband_loss():
     # every event's private time table gets a gradient on every bit row
     private = model.time_tables[-1].grad
     assert bool((private.abs().sum(-1) > 0).all())
+
+
+@pytest.mark.parametrize("fixture", ["fitted_splat", "fitted_seed_splat"])
+def test_render_with_the_used_waves_only_equals_the_render_with_all(fixture, request):
+    """`render_splat` makes only the waves the events use (`used_waves`); the audio is that
+    of all 512 waves, for the direct model (a few pitches per event) and the seed model."""
+    from audiosplat.api import render_splat
+    from audiosplat.splatfile import read_splat
+    from audiosplat.synth import used_waves
+
+    splat = read_splat(request.getfixturevalue(fixture))
+    with torch.no_grad():
+        plain = render_clips(splat.controls, SynthAssets.build(splat.config, splat.noise_seeds, splat.rooms))[0]
+    fast = torch.from_numpy(render_splat(splat))
+    assert float(plain.abs().max()) > 0
+    assert _max_rel_to_peak(fast, plain) <= 1e-4
+    _, rows = used_waves(splat.controls)
+    assert 0 < len(rows) <= splat.config.n_waves
