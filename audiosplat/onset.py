@@ -113,8 +113,9 @@ def shift_rows_by_gather(x: torch.Tensor, shift: torch.Tensor, n_out: int) -> to
 
 
 def _row_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """sum_t a[e, t] * b[e, t] without an (E, T) product: (E, T), (E, T) -> (E,)."""
-    return torch.bmm(a[:, None, :], b[:, :, None])[:, 0, 0]
+    """sum_t a[e, t] * b[e, t]: (E, T), (E, T) -> (E,). A product and a sum, not bmm: the
+    sum of a row is the same whatever the number of threads (a fit must not depend on it)."""
+    return (a * b).sum(dim=-1)
 
 
 class _DelayByBits(torch.autograd.Function):
