@@ -27,7 +27,7 @@ from audiosplat.metrics import quality
 from audiosplat.perturb import perturb
 from audiosplat.rooms import RoomBank, load_room_folder, procedural_bank
 from audiosplat.splatfile import Splat, read_splat, write_splat
-from audiosplat.synth import SynthAssets, render_clips, render_stems
+from audiosplat.synth import SynthAssets, render_clips, render_stems, used_waves
 from audiosplat.visqol import visqol_if_installed
 
 
@@ -431,18 +431,20 @@ def edit_splat_file(source: Path, output: Path, operations: list[tuple[str, str]
 def render_splat(splat: Splat, *, device: str = "cpu", stems: bool = False) -> np.ndarray:
     """Audio of the stored events: (T,) float32, T = N unless the file has total_samples; or
     (E, N) with `stems` (files of one window only). A file with total_samples is rendered a
-    window at a time (`long_render`), in memory bounded by the window besides the output."""
+    window at a time (`long_render`), in memory bounded by the window besides the output.
+    Only the waves the events use are made (`synth.used_waves`)."""
     cfg = splat.config
     torch_device = resolve_device(device)
     if stems and cfg.total_length > cfg.n_samples:
         raise AudiosplatError(f"stems are rendered for files of one window; this one is {cfg.duration_s:.2f} s long")
-    with torch.no_grad():
+    with torch.inference_mode():
+        controls, wave_rows = used_waves(splat.controls)
         if cfg.total_samples is not None and not stems:
-            assets = SynthAssets.build(cfg, torch.zeros(0, dtype=torch.int64), splat.rooms, torch_device)
-            audio = torch.cat([w.cpu() for w in render_windows(splat.controls, splat.noise_seeds, assets)])
+            assets = SynthAssets.build(cfg, torch.zeros(0, dtype=torch.int64), splat.rooms, torch_device, wave_rows)
+            audio = torch.cat([w.cpu() for w in render_windows(controls, splat.noise_seeds, assets)])
         else:
-            assets = SynthAssets.build(cfg, splat.noise_seeds, splat.rooms, torch_device)
-            controls = splat.controls.map(lambda t: t.to(torch_device))
+            assets = SynthAssets.build(cfg, splat.noise_seeds, splat.rooms, torch_device, wave_rows)
+            controls = controls.map(lambda t: t.to(torch_device))
             audio = render_stems(controls, assets) if stems else render_clips(controls, assets)[0]
     return audio.cpu().numpy().astype(np.float32)
 

@@ -90,10 +90,32 @@ def _shifted_index(n_out: int, shift: torch.Tensor, n_in: int) -> tuple[torch.Te
     return index.clamp_(0, n_in - 1), inside
 
 
-def _shift(x: torch.Tensor, shift: torch.Tensor, n_out: int) -> torch.Tensor:
-    """out[e, t] = x[e, t + shift[e]] where that lies inside x, else 0: (E, n_out)."""
+def shift_rows(x: torch.Tensor, shift: torch.Tensor, n_out: int) -> torch.Tensor:
+    """out[e, t] = x[e, t + shift[e]] where that lies inside x, else 0: (E, n_out).
+
+    On the CPU, one copy of the overlapping span per row (no (E, n_out) int64 index, which
+    is twice the output); elsewhere, where many small kernels cost more, `shift_rows_by_gather`."""
+    if x.device.type != "cpu":
+        return shift_rows_by_gather(x, shift, n_out)
+    out = x.new_zeros(x.shape[0], n_out)
+    n_in = x.shape[-1]
+    for row, step in enumerate(shift.tolist()):
+        first, last = max(0, -step), min(n_out, n_in - step)  # out[first:last] lies inside x
+        if first < last:
+            out[row, first:last] = x[row, first + step : last + step]
+    return out
+
+
+def shift_rows_by_gather(x: torch.Tensor, shift: torch.Tensor, n_out: int) -> torch.Tensor:
+    """`shift_rows` as one gather through an (E, n_out) index."""
     index, inside = _shifted_index(n_out, shift, x.shape[-1])
     return x.gather(1, index).mul_(inside)
+
+
+def _row_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """sum_t a[e, t] * b[e, t]: (E, T), (E, T) -> (E,). A product and a sum, not bmm: the
+    sum of a row is the same whatever the number of threads (a fit must not depend on it)."""
+    return (a * b).sum(dim=-1)
 
 
 class _DelayByBits(torch.autograd.Function):
@@ -110,12 +132,12 @@ class _DelayByBits(torch.autograd.Function):
         onset = bits_to_samples(bits)
         ctx.save_for_backward(signal, onset)
         ctx.n_bits = bits.shape[1]
-        return _shift(signal, -onset, 2 ** ctx.n_bits)
+        return shift_rows(signal, -onset, 2 ** ctx.n_bits)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
         signal, onset = ctx.saved_tensors
-        grad_signal = _shift(grad_out, onset, signal.shape[-1])
+        grad_signal = shift_rows(grad_out, onset, signal.shape[-1])
         if not ctx.needs_input_grad[1]:
             return grad_signal, None
         at_onset = (grad_signal * signal).sum(dim=-1)
@@ -175,17 +197,18 @@ class _DelayBySamples(torch.autograd.Function):
     def forward(ctx, signal: torch.Tensor, onset_samples: torch.Tensor, n_out: int) -> torch.Tensor:
         onset = onset_samples.detach().round().long()
         ctx.save_for_backward(signal, onset)
-        return _shift(signal, -onset, n_out)
+        return shift_rows(signal, -onset, n_out)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
         signal, onset = ctx.saved_tensors
-        grad_signal = _shift(grad_out, onset, signal.shape[-1])
+        grad_signal = shift_rows(grad_out, onset, signal.shape[-1])
         if not ctx.needs_input_grad[1]:
             return grad_signal, None, None
-        padded = torch.nn.functional.pad(signal, (1, 1))
-        slope = 0.5 * (padded[:, 2:] - padded[:, :-2])
-        return grad_signal, -(grad_signal * slope).sum(dim=-1), None
+        # -sum_t g[t] (s[t+1] - s[t-1]) / 2 with s zero outside, as two lagged dot products
+        ahead = _row_dot(grad_signal[:, :-1], signal[:, 1:])
+        behind = _row_dot(grad_signal[:, 1:], signal[:, :-1])
+        return grad_signal, 0.5 * (behind - ahead), None
 
 
 def delay_by_samples(signal: torch.Tensor, onset_samples: torch.Tensor, n_out: int) -> torch.Tensor:

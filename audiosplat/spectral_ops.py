@@ -39,7 +39,7 @@ class _ZeroPhaseFilter(torch.autograd.Function):
             grad_signal = torch.fft.irfft((grad_spectrum * gains).sum(dim=1), n=n)
         if ctx.needs_input_grad[1]:
             weights = _hermitian_weights(n, gains.device, gains.dtype)
-            product = spectrum[:, None, :] * grad_spectrum.conj()
+            product = grad_spectrum.conj_physical_().mul_(spectrum[:, None, :])  # in place: one (E, J, K) less
             grad_gains = product.real * weights
         return grad_signal, grad_gains, None
 
@@ -80,7 +80,8 @@ class _CausalConvolution(torch.autograd.Function):
             summed = (grad_spectrum * kernel_spectra.conj()).sum(dim=1)
             grad_signal = torch.fft.irfft(summed, n=2 * n)[..., :n]
         if ctx.needs_input_grad[1]:
-            grad_kernels = torch.fft.irfft(grad_spectrum * signal_spectrum.conj()[:, None, :], n=2 * n)[..., :n]
+            grad_spectrum.mul_(signal_spectrum.conj()[:, None, :])  # in place: one (E, J, N+1) less
+            grad_kernels = torch.fft.irfft(grad_spectrum, n=2 * n)[..., :n]
         return grad_signal, grad_kernels
 
 

@@ -59,10 +59,13 @@ class SynthAssets:
 
     @classmethod
     def build(
-        cls, config: ModelConfig, noise_seeds: torch.Tensor, rooms: RoomBank, device: torch.device | str = "cpu"
+        cls, config: ModelConfig, noise_seeds: torch.Tensor, rooms: RoomBank, device: torch.device | str = "cpu",
+        wave_rows: torch.Tensor | None = None,
     ) -> "SynthAssets":
-        """Assets for the events whose (C*E,) noise seeds are given (clip after clip)."""
-        waves = make_wavetable(config.n_pitches, config.event_length, config.sample_rate, config.waves).to(device)
+        """Assets for the events whose (C*E,) noise seeds are given (clip after clip). With
+        `wave_rows` (int64), the waves are only those rows of the wavetable, for controls
+        whose resonance weights are cut to the same columns (`used_waves`)."""
+        waves = make_wavetable(config.n_pitches, config.event_length, config.sample_rate, config.waves, wave_rows).to(device)
         impulses = rooms.impulses.to(device)
         if impulses.shape[-1] != config.n_samples:
             raise ValueError(f"room impulses have {impulses.shape[-1]} samples, expected {config.n_samples}")
@@ -78,6 +81,24 @@ class SynthAssets:
         # MKL refuses a transform of no rows; no events have an empty spectrum
         spectrum = torch.fft.rfft(noise) if len(noise) else torch.zeros(0, cfg.event_length // 2 + 1, dtype=torch.complex64, device=device)
         return dataclasses.replace(self, noise=noise, noise_spectrum=spectrum)
+
+
+# Wave weights below this fraction of their event's largest weight are left out of a render.
+# An event's mix of waves then changes by at most W times this fraction of its largest
+# weight in any sample (the waves are within [-1, 1]): 5e-7 for W = 512.
+WAVE_TOLERANCE = 1e-9
+
+
+def used_waves(controls: EventControls, tolerance: float = WAVE_TOLERANCE) -> tuple[EventControls, torch.Tensor]:
+    """The controls with their (E, W) resonance weights cut to the wavetable rows that some
+    event uses (a weight above `tolerance` times its event's largest weight; the others
+    are set to 0), and those rows (int64, ascending). For `SynthAssets.build(wave_rows=)`:
+    a direct model's event weighs a few neighbouring pitches, so a render makes and mixes
+    a fraction of the 512 waves."""
+    weights = controls.resonance
+    kept = weights.abs() > tolerance * weights.abs().amax(dim=-1, keepdim=True)
+    rows = torch.nonzero(kept.any(dim=0))[:, 0]
+    return controls.replace(resonance=(weights * kept)[:, rows]), rows
 
 
 def unit_band(
@@ -109,25 +130,65 @@ def decay_curve(per_frame: torch.Tensor, n_frames: int, n_samples: int, n_used: 
     return exp_decay_prefix(per_frame, n_frames, n_samples, n_used)
 
 
+# Bytes of a chunk's (chunk, 2, 2L) complex spectra: 8 of 64 events at L = 65536, all 64 at
+# once for short event buffers of L <= 8192 (see `event_signals`). Smaller chunks save
+# little more memory and cost time in per-chunk overhead.
+EVENT_CHUNK_BYTES = 8 * 2**20
+
+
+def event_chunks(n_events: int, event_length: int) -> list[slice]:
+    """Consecutive slices of about equal size covering the events, each holding about
+    EVENT_CHUNK_BYTES of (2, 2L) complex64 spectra per chunk (at least one event)."""
+    n_chunks = max(1, min(n_events, n_events * 16 * event_length // EVENT_CHUNK_BYTES))
+    size = -(-n_events // n_chunks)
+    return [slice(first, min(first + size, n_events)) for first in range(0, n_events, size)]
+
+
 def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
-    """Each event in its own time (before the onset delay and the reverb): (E, L)."""
-    cfg = assets.config
+    """Each event in its own time (before the onset delay and the reverb): (E, L).
+
+    Made a chunk of events at a time (`event_chunks`), each chunk its own autograd graph:
+    the forward pass's temporaries are then a chunk's, and the backward pass frees each
+    chunk's saved spectra as it goes instead of holding them all while it makes full-size
+    gradients. That is what keeps a fit step's peak memory under 1 GiB at N = 65536. The
+    wavetable product is made for all events at once (per chunk, it would read the whole
+    table once per chunk).
+    """
+    resonance = controls.resonance @ assets.waves  # (E, L)
+    rows = event_chunks(len(resonance), assets.config.event_length)
+    if len(rows) == 1:
+        return chunk_signals(controls, assets.noise, assets.noise_spectrum, resonance, assets.config)
+    return torch.cat([
+        chunk_signals(controls.select(r), assets.noise[r], assets.noise_spectrum[r], resonance[r], assets.config) for r in rows
+    ])
+
+
+def chunk_signals(
+    controls: EventControls, noise: torch.Tensor, noise_spectrum: torch.Tensor, resonance: torch.Tensor, cfg: ModelConfig
+) -> torch.Tensor:
+    """`event_signals` of some events, given their noise (E, L), its spectrum (E, L/2+1)
+    and their mix of waves (E, L)."""
     n, length, sr = cfg.n_samples, cfg.event_length, cfg.sample_rate
     noise_gain = unit_band(controls.noise_centre_hz, controls.noise_width_hz, sr, length)
-    excitation = zero_phase_filter(assets.noise, noise_gain[:, None, :], assets.noise_spectrum)[:, 0]
+    excitation = zero_phase_filter(noise, noise_gain[:, None, :], noise_spectrum)[:, 0]
     positioned = excitation * fused_envelope(controls.envelope_centre_s, controls.envelope_width_s, sr, n, length)
 
     zero = torch.zeros_like(controls.resonance_cutoff_hz)
     lowpass_gain = unit_band(zero, controls.resonance_cutoff_hz, sr, length)  # (E, 2, L/2+1)
-    lowpassed = zero_phase_filter(controls.resonance @ assets.waves, lowpass_gain)  # (E, 2, L)
+    lowpassed = zero_phase_filter(resonance, lowpass_gain)  # (E, 2, L)
     amplitude = decay_curve(controls.decay_per_frame, cfg.n_frames, n, length)
     crossfade = decay_curve(controls.crossfade_per_frame, cfg.n_frames, n, length)
     # Both resonances share the excitation's spectrum: one batched convolution.
-    excited = causal_convolution(positioned, lowpassed * amplitude[:, None, :])
-    resonant = excited[:, 0] * crossfade + excited[:, 1] * (1.0 - crossfade)
+    # unbind, not two index selects: the backward pass then stacks the two gradients once
+    # instead of summing two zero-padded (E, 2, L) copies.
+    first, second = causal_convolution(positioned, lowpassed * amplitude[:, None, :]).unbind(dim=1)
+    # c a + (1 - c) b written as b + c (a - b): autograd then keeps one (E, L) difference
+    # for the backward pass instead of both resonances and 1 - c.
+    resonant = torch.addcmul(second, crossfade, first - second)
 
-    mix = controls.excitation_mix
-    return (mix[:, :1] * positioned + mix[:, 1:] * resonant) * controls.gain[:, None]
+    # (m p + m' r) g as (m g) p + (m' g) r: no (E, L) sum is kept for the gain's gradient.
+    weights = controls.excitation_mix * controls.gain[:, None]
+    return torch.addcmul(weights[:, :1] * positioned, weights[:, 1:], resonant)
 
 
 def render_placed(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
@@ -146,10 +207,11 @@ def reverb_clips(placed: torch.Tensor, controls: EventControls, assets: SynthAss
     """
     n, n_events = placed.shape[-1], assets.config.n_events
     n_clips = placed.shape[0] // n_events
-    by_clip = placed.view(n_clips, n_events, n)
-    dry = torch.einsum("ce,cen->cn", controls.reverb_mix[:, 0].view(n_clips, n_events), by_clip)
-    weights = (controls.room_weights * controls.reverb_mix[:, 1:]).view(n_clips, n_events, -1)
-    per_room = torch.einsum("cer,cen->crn", weights, by_clip)  # (C, R, N)
+    # The dry mix and the R room mixes as one product, so the backward pass makes the
+    # events' (C*E, N) gradient once instead of summing two.
+    weights = torch.cat([controls.reverb_mix[:, :1], controls.room_weights * controls.reverb_mix[:, 1:]], dim=-1)
+    mixes = torch.einsum("cer,cen->crn", weights.view(n_clips, n_events, -1), placed.view(n_clips, n_events, n))
+    dry, per_room = mixes[:, 0], mixes[:, 1:]  # (C, N), (C, R, N)
     wet_spectrum = (torch.fft.rfft(per_room, n=2 * n) * assets.room_spectra).sum(dim=1)
     return dry + torch.fft.irfft(wet_spectrum, n=2 * n)[..., :n]
 

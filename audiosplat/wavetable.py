@@ -27,7 +27,9 @@ def wave_pitches_hz(n_pitches: int) -> torch.Tensor:
     return midi_to_hz(torch.linspace(LOWEST_MIDI, HIGHEST_MIDI, n_pitches, dtype=torch.float64))
 
 
-def make_wavetable(n_pitches: int, n_samples: int, sample_rate: int, kind: str = "naive") -> torch.Tensor:
+def make_wavetable(
+    n_pitches: int, n_samples: int, sample_rate: int, kind: str = "naive", rows: torch.Tensor | None = None
+) -> torch.Tensor:
     """Unit-amplitude waves, phase 0 at sample 0, all rising through zero like a sine.
 
     The phase (cycles mod 1) is computed in float64, so that it stays exact over thousands
@@ -36,25 +38,43 @@ def make_wavetable(n_pitches: int, n_samples: int, sample_rate: int, kind: str =
     inharmonic aliases (a 1 kHz saw has some 25 dB down); "band-limited" keeps only the
     harmonics below Nyquist (`band_limited_cycles`).
 
+    Args:
+        rows: optional int64 row indices (see Returns): only those waves are made, in that
+            order (a render needs only the rows its events use).
+
     Returns:
         (4 * n_pitches, n_samples) float32: rows are n_pitches saws, then squares, triangles
-        and sines, each block in the order of `wave_pitches_hz`.
+        and sines, each block in the order of `wave_pitches_hz`; or (len(rows), n_samples).
     """
     if kind not in WAVE_KINDS:
         raise ValueError(f"unknown wave kind '{kind}' (choose {' or '.join(WAVE_KINDS)})")
-    pitches_hz = wave_pitches_hz(n_pitches)
+    chosen = torch.arange(4 * n_pitches) if rows is None else rows.cpu()
+    pitch_index, shape_index = chosen % n_pitches, chosen // n_pitches
+    pitches, wave_pitch = torch.unique(pitch_index, return_inverse=True)  # each pitch's phase once
     t_s = torch.arange(n_samples, dtype=torch.float64) / sample_rate
-    cycles = pitches_hz[:, None] * t_s[None, :]
+    cycles = wave_pitches_hz(n_pitches)[pitches, None] * t_s[None, :]
     if kind == "band-limited":
-        return _read_cycles(band_limited_cycles(pitches_hz, sample_rate), cycles)
+        pitches_hz = wave_pitches_hz(n_pitches)[pitches]
+        waves = _read_cycles(band_limited_cycles(pitches_hz, sample_rate), cycles)  # (4 * U, N), shape-major
+        return waves if rows is None else waves[shape_index * len(pitches) + wave_pitch]
     phase = torch.remainder(cycles, 1.0).to(torch.float32)
-    table = torch.empty(4, n_pitches, n_samples, dtype=torch.float32)
-    saw, square, triangle, sine = table
-    torch.remainder(phase + 0.5, 1.0, out=saw).mul_(2.0).sub_(1.0)
-    square.fill_(-1.0).masked_fill_(phase < 0.5, 1.0)
-    torch.remainder(phase + 0.25, 1.0, out=triangle).sub_(0.5).abs_().mul_(-4.0).add_(1.0)
-    torch.sin(phase.mul_(2.0 * math.pi), out=sine)
-    return table.reshape(4 * n_pitches, n_samples)
+    table = torch.empty(len(chosen), n_samples, dtype=torch.float32)
+    for shape in range(len(SHAPES)):
+        picked = torch.nonzero(shape_index == shape)[:, 0]
+        if len(picked):
+            table[picked] = _shape_wave(shape, phase[wave_pitch[picked]])
+    return table
+
+
+def _shape_wave(shape: int, phase: torch.Tensor) -> torch.Tensor:
+    """Waves of one shape (an index into SHAPES) from their phases in cycles: (..., N) -> (..., N)."""
+    if shape == 0:  # saw
+        return torch.remainder(phase + 0.5, 1.0).mul_(2.0).sub_(1.0)
+    if shape == 1:  # square
+        return torch.where(phase < 0.5, 1.0, -1.0)
+    if shape == 2:  # triangle
+        return torch.remainder(phase + 0.25, 1.0).sub_(0.5).abs_().mul_(-4.0).add_(1.0)
+    return torch.sin(phase * (2.0 * math.pi))
 
 
 def band_limited_cycles(pitches_hz: torch.Tensor, sample_rate: int, n_points: int = CYCLE_POINTS) -> torch.Tensor:

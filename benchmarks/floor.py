@@ -1,12 +1,16 @@
 """The floor of the exact fast path: what its FFTs and wavetable products alone cost.
 
     .venv/bin/python -m benchmarks.floor
+    .venv/bin/python -m benchmarks.floor --render                      # a render's forward only
+    .venv/bin/python -m benchmarks.floor --render --event-samples 8192 # with short event buffers
 
 Times, on the machine at hand, every batched FFT and matrix product that one exact fit step
 of the fast synth performs (forward and backward, at N = 65536, E = 64, W = 512), each
 alone and as a median of repeats, and adds them up. Nothing else a step does (elementwise
 work, the loss, Adam) is counted, so a step cannot be faster than this sum without
-changing the maths (or the FFT library). Prints one JSON line per operation and a total.
+changing the maths (or the FFT library). With --render, the transforms and product of a
+render (the forward pass alone, over event buffers of --event-samples, with the reverb's),
+and the render's floor in times real time. Prints one JSON line per operation and a total.
 """
 
 from __future__ import annotations
@@ -41,6 +45,23 @@ def inventory(e: int, n: int, w: int) -> list[tuple[str, str, tuple[int, ...], i
     ]
 
 
+def render_inventory(e: int, n: int, length: int, w: int, rooms: int) -> list[tuple[str, str, tuple[int, ...], int]]:
+    """As `inventory`, for a render: the forward pass over event buffers of `length`
+    samples, then the reverb of the R room mixes over the clip of N."""
+    k, k2 = length // 2 + 1, length + 1
+    return [
+        ("noise band-pass (irfft)", "irfft", (e, 1, k), length),
+        ("resonance spectrum (rfft)", "rfft", (e, length), length),
+        ("two resonance low-passes (irfft)", "irfft", (e, 2, k), length),
+        ("excitation spectrum, 2L (rfft)", "rfft", (e, length), 2 * length),
+        ("two kernel spectra, 2L (rfft)", "rfft", (e, 2, length), 2 * length),
+        ("two convolutions, 2L (irfft)", "irfft", (e, 2, k2), 2 * length),
+        ("room mixes, 2N (rfft)", "rfft", (rooms, n), 2 * n),
+        ("reverb, 2N (irfft)", "irfft", (1, n + 1), 2 * n),
+        ("wavetable product", "matmul", (e, w, length), 0),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=2**16)
@@ -48,11 +69,20 @@ def main() -> None:
     parser.add_argument("--waves", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--render", action="store_true", help="the forward pass of a render instead of a fit step")
+    parser.add_argument("--event-samples", type=int, default=None, help="event buffer L of the render (default N)")
+    parser.add_argument("--rooms", type=int, default=8)
+    parser.add_argument("--sample-rate", type=int, default=22050)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     total = 0.0
-    for what, kind, shape, length in inventory(args.events, args.samples, args.waves):
+    buffer = args.event_samples or args.samples
+    ops = (
+        render_inventory(args.events, args.samples, buffer, args.waves, args.rooms)
+        if args.render else inventory(args.events, args.samples, args.waves)
+    )
+    for what, kind, shape, length in ops:
         if kind == "matmul":
             a, b = torch.randn(shape[0], shape[1]), torch.randn(shape[1], shape[2])
             op = lambda a=a, b=b: a @ b  # noqa: E731
@@ -65,8 +95,14 @@ def main() -> None:
         median = statistics.median(time_repeats(op, args.repeats, warmup=2))
         total += median
         emit({"benchmark": "floor", "op": what, "kind": kind, "shape": list(shape), "length": length, "median_s": median})
-    log(f"floor of the exact fast path: {total:.3f} s per step")
-    emit({"benchmark": "floor", "op": "total", "median_s": total, "threads": args.threads})
+    if not args.render:
+        log(f"floor of the exact fast path: {total:.3f} s per step")
+        emit({"benchmark": "floor", "op": "total", "median_s": total, "threads": args.threads})
+        return
+    x_real_time = args.samples / args.sample_rate / total
+    log(f"floor of a render with {buffer}-sample event buffers: {total:.3f} s, {x_real_time:.1f}x real time")
+    emit({"benchmark": "render_floor", "op": "total", "median_s": total, "x_real_time": x_real_time, "threads": args.threads,
+          "event_samples": buffer})
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 
 Times a fit step on three paths: the slow reference (method.md transcribed), the fast
 exact synth, and the fast synth with the opt-in short event buffers (N / 8 samples by
-default, --short). Each measurement runs in its own process (so peak RSS is its own), with
+default, --short), then `render_splat` of a file fitted exactly and of one fitted with the
+short buffers. Each measurement runs in its own process (so peak RSS is its own), with
 torch on the number of threads given (2 by default, as on the CI machine). Prints one JSON
 line per figure and, last, one with the ratios measured in this run.
 """
@@ -104,14 +105,17 @@ def main() -> None:
     log(f"timing {args.repeats} fit steps on the fast path with {short}-sample event buffers ...")
     steps["short"] = _spawn("fit-step", args, path="fast", **{"event-samples": short})
     emit({**steps["short"], **sizes})
+    renders = {}
     with tempfile.TemporaryDirectory() as tmp:
-        splat = Path(tmp) / "bench.splat"
-        subprocess.run([sys.executable, "-m", "audiosplat", "fit", str(MOZART), "-o", str(splat), "--steps", "1", "-q",
-                        "--samples", str(args.samples), "--events", str(args.events), "--device", args.device], cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
-        log("timing render ...")
-        render = _spawn("render", args, splat=splat)
-        emit({**render, **sizes})
+        for name, buffer in (("exact", args.samples), ("short", short)):
+            splat = Path(tmp) / f"{name}.splat"
+            option = [] if name == "exact" else ["--event-samples", str(buffer)]
+            subprocess.run([sys.executable, "-m", "audiosplat", "fit", str(MOZART), "-o", str(splat), "--steps", "1", "-q",
+                            "--samples", str(args.samples), "--events", str(args.events), *option,
+                            "--device", args.device], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+            log(f"timing the render of a file with {buffer}-sample event buffers ...")
+            renders[name] = _spawn("render", args, splat=splat)
+            emit({**renders[name], "event_samples": buffer, **sizes})
     emit({
         "figure": "ratios", **sizes,
         "fit_step_speedup": steps["reference"]["median_s"] / steps["fast"]["median_s"],
@@ -119,7 +123,8 @@ def main() -> None:
         "short_event_samples": short,
         "peak_rss_ratio": steps["fast"]["peak_rss_mib"] / steps["reference"]["peak_rss_mib"],
         "peak_rss_mib_fast": steps["fast"]["peak_rss_mib"],
-        "render_x_real_time": render["x_real_time"],
+        "render_x_real_time": renders["exact"]["x_real_time"],
+        "render_x_real_time_short_buffers": renders["short"]["x_real_time"],
     })
 
 

@@ -17,6 +17,8 @@ from audiosplat.onset import (
     onset_impulse,
     onset_impulse_by_convolution,
     samples_to_bits,
+    shift_rows,
+    shift_rows_by_gather,
     straight_through_bits,
 )
 
@@ -224,3 +226,16 @@ def test_lagged_dot_cpu_loop_equals_fft_correlation():
     )
     torch.testing.assert_close(loop, direct, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(fft, direct, rtol=1e-9, atol=1e-10)
+
+
+def test_row_shift_by_copies_equals_the_gather_used_off_the_cpu():
+    """The CPU's copy per row and the gather other devices use: same values for shifts
+    either way, past either end, longer and shorter outputs."""
+    x = torch.randn(5, 12, generator=_gen(21))
+    shift = torch.tensor([0, 3, -4, 12, -20])
+    for n_out in (12, 7, 20):
+        copied = shift_rows(x, shift, n_out)
+        assert torch.equal(copied, shift_rows_by_gather(x, shift, n_out))
+        for row, step in enumerate(shift.tolist()):
+            expected = [float(x[row, t + step]) if 0 <= t + step < 12 else 0.0 for t in range(n_out)]
+            assert copied[row].tolist() == expected

@@ -13,6 +13,7 @@ from audiosplat.config import ModelConfig
 from audiosplat.dsp import decay_factor, fft_convolve, gauss_band, gauss_window
 from audiosplat.loss import MultibandLoss
 from audiosplat.model import DECAY_BASE, EventModel
+from audiosplat import synth
 from audiosplat.reference import reference_clips, reference_stems
 from audiosplat.synth import (
     SynthAssets,
@@ -114,6 +115,31 @@ def test_fast_synth_gradients_match_reference_for_a_linear_loss(config):
     grads_slow = torch.autograd.grad((reference_stems(controls, assets) * g_stems).sum(), params)
     for name, a, b in zip(names, grads_fast, grads_slow):
         assert _rel(a, b) < 1e-9, (name, _rel(a, b))
+
+
+@pytest.mark.parametrize("config", SMALL, ids=SMALL_IDS)
+def test_events_made_a_chunk_at_a_time_render_and_differentiate_as_all_at_once(config, monkeypatch):
+    """`event_signals` makes events in chunks (one autograd graph each, for memory): forced
+    down to chunks of one or a few events, the clip and every gradient are unchanged."""
+    assets = assets_in_float64(assets_for(config, seed=11))
+    model = scattered_model(config, seed=12).double()
+    g = torch.randn(1, config.n_samples, generator=torch.Generator().manual_seed(13), dtype=torch.float64)
+    names, params = zip(*model.named_parameters())
+
+    def clip_and_grads():
+        controls, _ = model()
+        clip = render_clips(controls, assets)
+        return clip.detach(), torch.autograd.grad((clip * g).sum(), params)
+
+    assert len(synth.event_chunks(config.n_events, config.n_samples)) == 1
+    whole, grads_whole = clip_and_grads()
+    for chunk_bytes in (1, 24 * config.n_samples):
+        monkeypatch.setattr(synth, "EVENT_CHUNK_BYTES", chunk_bytes)
+        assert len(synth.event_chunks(config.n_events, config.n_samples)) > 1
+        chunked, grads_chunked = clip_and_grads()
+        assert _max_rel_to_peak(chunked, whole) <= 1e-12
+        for name, a, b in zip(names, grads_chunked, grads_whole):
+            assert _rel(a, b) < 1e-12, (name, _rel(a, b))
 
 
 def test_event_buffer_option():
@@ -434,3 +460,21 @@ def test_gradients_reach_every_parameter_through_the_multiband_loss():
     # every event's private time table gets a gradient on every bit row
     private = model.time_tables[-1].grad
     assert bool((private.abs().sum(-1) > 0).all())
+
+
+@pytest.mark.parametrize("fixture", ["fitted_splat", "fitted_seed_splat"])
+def test_render_with_the_used_waves_only_equals_the_render_with_all(fixture, request):
+    """`render_splat` makes only the waves the events use (`used_waves`); the audio is that
+    of all 512 waves, for the direct model (a few pitches per event) and the seed model."""
+    from audiosplat.api import render_splat
+    from audiosplat.splatfile import read_splat
+    from audiosplat.synth import used_waves
+
+    splat = read_splat(request.getfixturevalue(fixture))
+    with torch.no_grad():
+        plain = render_clips(splat.controls, SynthAssets.build(splat.config, splat.noise_seeds, splat.rooms))[0]
+    fast = torch.from_numpy(render_splat(splat))
+    assert float(plain.abs().max()) > 0
+    assert _max_rel_to_peak(fast, plain) <= 1e-4
+    _, rows = used_waves(splat.controls)
+    assert 0 < len(rows) <= splat.config.n_waves

@@ -145,3 +145,10 @@ def test_band_limited_waves_start_at_phase_zero_rising_with_their_pitch(band_lim
         assert abs(peak - float(pitches[row % P])) <= SR / N
     # the Gibbs overshoot, or a lone fundamental at its Fourier amplitude
     assert float(band_limited.abs().max()) <= 4 / np.pi + 1e-5  # a square of one harmonic: (4/pi) sin
+
+
+@pytest.mark.parametrize("kind", ["naive", "band-limited"])
+def test_chosen_rows_are_those_rows_of_the_whole_table(kind, table, band_limited):
+    whole = table if kind == "naive" else band_limited
+    rows = torch.tensor([3 * P + 100, 7, P + 7, 2 * P + 64, 0, 4 * P - 1])
+    torch.testing.assert_close(make_wavetable(P, N, SR, kind, rows), whole[rows], atol=1e-7, rtol=0)
