@@ -18,21 +18,16 @@ HARMONICS = 10
 HARMONIC_WEIGHT = 0.85  # weight of harmonic h is 0.85^(h-1): favours the fundamental
 PITCHES_PER_ONSET = 6
 PEAK_RADIUS_FRAMES = 3
-ATTACK_SEARCH_FRAMES = 40  # a note is loudest within ~0.46 s of its onset, or it is not a note's rise
-PEAK_FRACTION = 0.9
-WINDOW_LAG_FRAMES = ONSET_FFT // 2 // 256  # a centred 1024 window sees a step in full 2 frames late
 
 
 @dataclass(frozen=True)
 class Note:
-    """A note found in the clip: onset in control frames, pitch as a MIDI note, its
-    salience (harmonic-sum magnitude, relative units), and the frames from its onset until
-    it is loudest (0 for a struck or plucked note; bowed, blown and rubbed ones rise)."""
+    """A note found in the clip: onset in control frames, pitch as a MIDI note, and its
+    salience (harmonic-sum magnitude, relative units)."""
 
     onset_frame: int
     pitch_midi: float
     salience: float
-    attack_frames: int = 0
 
 
 def magnitudes(signal: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
@@ -59,14 +54,14 @@ def onset_frames(signal: torch.Tensor, hop: int) -> list[int]:
 
 def harmonic_salience(spectrum: torch.Tensor, pitches_midi: torch.Tensor, sample_rate: int, n_fft: int) -> torch.Tensor:
     """Sum over harmonics h = 1..H of 0.85^(h-1) * |X| at h * f0 (linear interpolation
-    between bins), for every candidate pitch. (..., n_fft/2 + 1), (P,) -> (..., P)."""
+    between bins), for every candidate pitch. (n_fft/2 + 1,), (P,) -> (P,)."""
     f0 = midi_to_hz(pitches_midi)
     h = torch.arange(1, HARMONICS + 1, device=spectrum.device, dtype=spectrum.dtype)
     bins = (f0[:, None] * h[None, :]) * n_fft / sample_rate
     inside = bins < spectrum.shape[-1] - 1
     low = bins.clamp(max=spectrum.shape[-1] - 2).floor().long()
     frac = bins - low
-    values = spectrum[..., low] * (1 - frac) + spectrum[..., low + 1] * frac
+    values = spectrum[low] * (1 - frac) + spectrum[low + 1] * frac
     return (values * inside * HARMONIC_WEIGHT ** (h - 1)).sum(dim=-1)
 
 
@@ -94,48 +89,15 @@ def notes_at(spectrum: torch.Tensor, sample_rate: int, n_pitches: int) -> list[t
     return found
 
 
-def pitch_track(short_mags: torch.Tensor, pitch_midi: float, sample_rate: int) -> torch.Tensor:
-    """Harmonic salience of one pitch in every frame of |STFT| at `ONSET_FFT`: (F, bins) -> (F,)."""
-    return harmonic_salience(short_mags, torch.tensor([pitch_midi]), sample_rate, ONSET_FFT)[:, 0]
-
-
-def attack_after(track: torch.Tensor, onset: int) -> int:
-    """Frames from `onset` until the (F,) track first comes within 10% of its peak (a held
-    note has no single peak frame), the window's lag taken off."""
-    window = track[onset : onset + ATTACK_SEARCH_FRAMES]
-    near_peak = int((window >= PEAK_FRACTION * window.max()).nonzero()[0])
-    return max(near_peak - WINDOW_LAG_FRAMES, 0)
-
-
-def rise_before(track: torch.Tensor, peak: int) -> tuple[int, int]:
-    """Where the (F,) track began to rise to its level at `peak`, and how long it took:
-    (onset frame, attack frames). It reached that level (within 10%) at the start of the
-    run of frames that ends at `peak` (a held sound has no single peak frame), and began at
-    its last frame below a fifth of it, at most `ATTACK_SEARCH_FRAMES` earlier; the
-    window's lag is taken off the attack."""
-    near = track[: peak + 1] >= PEAK_FRACTION * track[peak]
-    reached = peak
-    while reached > 0 and near[reached - 1]:
-        reached -= 1
-    start = max(reached - ATTACK_SEARCH_FRAMES, 0)
-    below = (track[start:reached] < 0.2 * track[peak]).nonzero()
-    began = start if len(below) == 0 else start + int(below[-1])
-    return began, max(reached - began - WINDOW_LAG_FRAMES, 0)
-
-
 def find_notes(signal: torch.Tensor, config: ModelConfig) -> list[Note]:
     """Notes starting at each onset of a clip (N,): the pitches of the spectrum that is new
-    after the onset (a few frames after minus a few before, rectified), strongest first,
-    each with its attack (`attack_after`; 0 at frame 0, where a note may have begun
-    before the clip)."""
+    after the onset (a few frames after minus a few before, rectified), strongest first."""
     hop = config.frame_size
     mags = magnitudes(signal, PITCH_FFT, hop)
-    short_mags = magnitudes(signal, ONSET_FFT, hop)
     notes: list[Note] = []
     for onset in onset_frames(signal, hop):
         after = mags[onset + 1 : onset + 5].mean(dim=0)
         before = mags[max(onset - 3, 0) : onset].mean(dim=0) if onset > 0 else torch.zeros_like(after)
         for pitch, salience in notes_at(torch.relu(after - before), config.sample_rate, config.n_pitches):
-            attack = attack_after(pitch_track(short_mags, pitch, config.sample_rate), onset) if onset > 0 else 0
-            notes.append(Note(onset, pitch, salience, attack))
+            notes.append(Note(onset, pitch, salience))
     return sorted(notes, key=lambda n: -n.salience)

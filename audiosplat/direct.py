@@ -21,7 +21,6 @@ from audiosplat.wavetable import HIGHEST_MIDI, LOWEST_MIDI, SHAPES, midi_to_hz
 
 LN_THOUSANDTH = math.log(1e-3)
 ENVELOPE_UNIT_S = 0.01  # envelope centres are stored in units of 10 ms
-MIN_ENVELOPE_S = 0.005  # a struck note's excitation: centre and width 5 ms
 
 # Columns of each event's parameters, in the order of the (E, K) latent matrix.
 GROUPS: dict[str, tuple[int | None, str]] = {
@@ -131,21 +130,13 @@ def initial_groups(notes: list[Note], config: ModelConfig, n_rooms: int) -> dict
     onsets = [n.onset_frame - 0.5 for n in chosen] + [(i + 0.5) * config.n_frames / max(spare, 1) for i in range(spare)]
     pitches = [n.pitch_midi for n in chosen] + [60.0 + 12.0 * (i % 3) for i in range(spare)]
     gains = [n.salience / loudest for n in chosen] + [1e-3] * spare
-    attacks = [n.attack_frames * config.frame_size / config.sample_rate for n in chosen] + [0.0] * spare
-    return note_rows(torch.tensor(onsets), torch.tensor(pitches), torch.tensor(gains), n_rooms, torch.tensor(attacks))
+    return note_rows(torch.tensor(onsets), torch.tensor(pitches), torch.tensor(gains), n_rooms)
 
 
-def note_rows(
-    onset_frames: torch.Tensor, pitch_midi: torch.Tensor, gain: torch.Tensor, n_rooms: int, attack_s: torch.Tensor | None = None
-) -> dict[str, torch.Tensor]:
-    """Parameter rows of notes at the given onsets (frames), pitches (MIDI), gains and
-    attacks (seconds to the loudest point; default 0), all (n,); everything else starts at
-    a plain struck-string setting."""
+def note_rows(onset_frames: torch.Tensor, pitch_midi: torch.Tensor, gain: torch.Tensor, n_rooms: int) -> dict[str, torch.Tensor]:
+    """Parameter rows of notes at the given onsets (frames), pitches (MIDI) and gains, all
+    (n,); everything else starts at a plain struck-string setting."""
     n = onset_frames.shape[0]
-    attack = torch.zeros(n) if attack_s is None else attack_s.float()
-    # A burst centred at the attack a, a/3 wide, starts near silence at the onset and the
-    # resonance it excites is loudest about a later (5 ms at least: a struck note).
-    envelope_s = torch.stack([attack.clamp_min(MIN_ENVELOPE_S), (attack / 3).clamp_min(MIN_ENVELOPE_S)], dim=-1)
 
     def constant(*values: float) -> torch.Tensor:
         return torch.tensor(values, dtype=torch.float32).expand(n, len(values)).clone()
@@ -154,7 +145,7 @@ def note_rows(
     return {
         "onset_frames": onset_frames.float().clamp_min(0.0)[:, None],
         "log_gain": gain.float().log()[:, None],
-        "envelope": torch.stack([envelope_s[:, 0] / ENVELOPE_UNIT_S, envelope_s[:, 1].log()], dim=-1),
+        "envelope": constant(0.5, math.log(0.005)),
         "mix": constant(-2.0, 2.0),
         "noise": torch.stack([pitch + 24.0, torch.full_like(pitch, math.log(2000.0))], dim=-1),
         "pitch": pitch[:, None],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from audiosplat.analysis import ONSET_FFT, PITCH_FFT, Note, magnitudes, notes_at, pitch_track, rise_before
+from audiosplat.analysis import PITCH_FFT, Note, magnitudes, notes_at
 from audiosplat.config import ModelConfig
 from audiosplat.direct import DirectModel, note_rows
 
@@ -25,15 +25,9 @@ def dead_events(gain: torch.Tensor) -> torch.Tensor:
 def residual_notes(target: torch.Tensor, render: torch.Tensor, config: ModelConfig, count: int) -> list[Note]:
     """Up to `count` notes where the rectified residual |STFT target| - |STFT render| has the
     most energy, loudest first; each found note's neighbourhood in time is then cleared, so
-    the next one is elsewhere. A note starts where the residual at its pitch began to rise
-    (`rise_before`), so that one added to a swelling or held sound swells in too instead of
-    starting with a click. (N,), (N,) -> notes."""
+    the next one is elsewhere. (N,), (N,) -> notes."""
     hop = config.frame_size
-
-    def residual_of(n_fft: int) -> torch.Tensor:
-        return torch.relu(magnitudes(target, n_fft, hop) - magnitudes(render, n_fft, hop))
-
-    residual, short_residual = residual_of(PITCH_FFT), residual_of(ONSET_FFT)
+    residual = torch.relu(magnitudes(target, PITCH_FFT, hop) - magnitudes(render, PITCH_FFT, hop))
     found: list[Note] = []
     for _ in range(count):
         energy = residual.pow(2).sum(dim=-1)
@@ -43,9 +37,7 @@ def residual_notes(target: torch.Tensor, render: torch.Tensor, config: ModelConf
         pitches = notes_at(residual[frame : frame + 4].mean(dim=0), config.sample_rate, config.n_pitches)
         if not pitches:
             break
-        pitch, salience = pitches[0]
-        onset, attack = rise_before(pitch_track(short_residual, pitch, config.sample_rate), frame)
-        found.append(Note(min(onset, max(frame - 1, 0)), pitch, salience, attack))
+        found.append(Note(max(frame - 1, 0), *pitches[0]))
         residual[max(frame - CLEARED_FRAMES[0], 0) : frame + CLEARED_FRAMES[1]] = 0.0
     return found
 
@@ -66,13 +58,11 @@ def relocate_dead_events(
             return 0
         rows = dead[: len(notes)]
         live_gain = gain[~is_dead].median()
-        frame_s = model.config.frame_size / model.config.sample_rate
         fresh = note_rows(
             torch.tensor([n.onset_frame - 0.5 for n in notes]),
             torch.tensor([n.pitch_midi for n in notes]),
             torch.full((len(notes),), float(live_gain)),
             model.widths["room"],
-            torch.tensor([n.attack_frames * frame_s for n in notes]),
         )
         for name, param in model.groups.items():
             param[rows] = fresh[name].to(param.device)
