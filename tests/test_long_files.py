@@ -20,7 +20,7 @@ from audiosplat.long_fit import _moved
 from audiosplat.merge import MergeError, merge
 from audiosplat.onset import samples_to_bits
 from audiosplat.rooms import user_bank
-from audiosplat.splatfile import read_splat, write_splat
+from audiosplat.splatfile import FORMAT_VERSION, read_splat, write_splat
 from conftest import GUITAR
 from test_cli import _run
 
