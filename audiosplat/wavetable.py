@@ -12,6 +12,7 @@ SHAPES = ("saw", "square", "triangle", "sine")
 LOWEST_MIDI = 21.0
 HIGHEST_MIDI = 106.0
 CYCLE_POINTS = 8192  # one period of a band-limited wave, read out by linear interpolation
+PITCH_CHUNK = 16
 
 
 def midi_to_hz(midi: torch.Tensor) -> torch.Tensor:
@@ -52,13 +53,18 @@ def make_wavetable(
     pitch_index, shape_index = chosen % n_pitches, chosen // n_pitches
     pitches, wave_pitch = torch.unique(pitch_index, return_inverse=True)  # each pitch's phase once
     t_s = torch.arange(n_samples, dtype=torch.float64) / sample_rate
-    cycles = wave_pitches_hz(n_pitches)[pitches, None] * t_s[None, :]
-    if kind == "band-limited":
-        pitches_hz = wave_pitches_hz(n_pitches)[pitches]
-        waves = _read_cycles(band_limited_cycles(pitches_hz, sample_rate), cycles)  # (4 * U, N), shape-major
-        return waves if rows is None else waves[shape_index * len(pitches) + wave_pitch]
-    phase = torch.remainder(cycles, 1.0).to(torch.float32)
+    pitches_hz = wave_pitches_hz(n_pitches)[pitches]
     table = torch.empty(len(chosen), n_samples, dtype=torch.float32)
+    if kind == "band-limited":
+        periods = band_limited_cycles(pitches_hz, sample_rate)
+        # a few pitches at a time: reading them out needs ~20 bytes a sample of each
+        for first in range(0, len(pitches), PITCH_CHUNK):
+            count = min(PITCH_CHUNK, len(pitches) - first)
+            waves = _read_cycles(periods[:, first : first + count], pitches_hz[first : first + count, None] * t_s[None, :])
+            picked = torch.nonzero((wave_pitch >= first) & (wave_pitch < first + count))[:, 0]
+            table[picked] = waves[shape_index[picked] * count + wave_pitch[picked] - first]  # waves are shape-major
+        return table
+    phase = torch.remainder(pitches_hz[:, None] * t_s[None, :], 1.0).to(torch.float32)
     for shape in range(len(SHAPES)):
         picked = torch.nonzero(shape_index == shape)[:, 0]
         if len(picked):
