@@ -77,7 +77,9 @@ class SynthAssets:
         """The same assets for other events: the noise of these (E,) seeds (the wavetable
         and rooms, the costly part, are shared)."""
         cfg, device = self.config, self.waves.device
-        noise = event_noise(noise_seeds, cfg.n_samples)[:, : cfg.event_length].contiguous().to(device)
+        # the first L samples of each event's N-sample noise: the generator's stream is
+        # sequential (format §13.2), so they are drawn alone
+        noise = event_noise(noise_seeds, cfg.event_length).to(device)
         # MKL refuses a transform of no rows; no events have an empty spectrum
         spectrum = torch.fft.rfft(noise) if len(noise) else torch.zeros(0, cfg.event_length // 2 + 1, dtype=torch.complex64, device=device)
         return dataclasses.replace(self, noise=noise, noise_spectrum=spectrum)

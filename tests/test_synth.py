@@ -330,6 +330,8 @@ def test_event_noise_is_fixed_by_its_seed():
     assert noise.shape == (3, 8192) and noise.dtype == torch.float32
     assert torch.equal(noise[0], noise[2])
     assert torch.equal(noise, event_noise(seeds, 8192))
+    # a short event buffer draws the first samples of the whole clip's noise, alone
+    assert torch.equal(event_noise(seeds, 65536)[:, :8192], noise)
     assert float((noise[0] - noise[1]).abs().max()) > 0.5
     # U(-1, 1): range, mean 0, variance 1/3, weakly correlated across seeds
     assert float(noise.min()) >= -1.0 and float(noise.max()) < 1.0
