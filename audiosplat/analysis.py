@@ -116,7 +116,10 @@ def find_notes(signal: torch.Tensor, config: ModelConfig) -> list[Note]:
     mags = magnitudes(signal, PITCH_FFT, hop)
     notes: list[Note] = []
     onsets = onset_frames(signal, hop)
-    glides = [g for g in glide_frames(mags, config.sample_rate, config.n_pitches) if min(abs(g - o) for o in onsets) > PEAK_RADIUS_FRAMES]
+    glides = [
+        g for g in glide_frames(mags, config.sample_rate, config.n_pitches)
+        if g < config.n_frames and min(abs(g - o) for o in onsets) > PEAK_RADIUS_FRAMES  # not on an onset
+    ]
     for onset in sorted([*onsets, *glides]):
         after = mags[onset + 1 : onset + 5].mean(dim=0)
         before = mags[max(onset - 3, 0) : onset].mean(dim=0) if onset > 0 else torch.zeros_like(after)

@@ -126,3 +126,4 @@ def test_a_gliding_voice_gets_notes_along_its_glide():
     start, end = float(hz_to_midi(torch.tensor(200.0))), float(hz_to_midi(torch.tensor(300.0)))
     along = [p for p in pitches if start + 1 <= p <= end - 0.5]
     assert len(along) >= 3, pitches
+
