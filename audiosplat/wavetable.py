@@ -36,8 +36,8 @@ def make_wavetable(
     The phase (cycles mod 1) is computed in float64, so that it stays exact over thousands
     of cycles, then the four shapes are made from it in float32. `kind` "naive" is
     method.md's: the ideal shapes sampled, whose harmonics above Nyquist fold back as
-    inharmonic aliases (a 1 kHz saw has some 25 dB down); "band-limited" keeps only the
-    harmonics below Nyquist (`band_limited_cycles`).
+    inharmonic aliases (between a 1 kHz saw's harmonics, only 12.5 dB less energy than on
+    them); "band-limited" keeps only the harmonics below Nyquist (`band_limited_cycles`).
 
     Args:
         rows: optional int64 row indices (see Returns): only those waves are made, in that
