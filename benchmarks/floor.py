@@ -23,31 +23,13 @@ import torch
 from benchmarks.common import emit, log, time_repeats
 
 
-def inventory(e: int, n: int, w: int) -> list[tuple[str, str, tuple[int, ...], int]]:
-    """(what, kind, input shape, FFT length) of each transform in one step, forward then
-    backward; kind is rfft, irfft or matmul (then the shape is (rows, inner, cols))."""
-    k, k2 = n // 2 + 1, n + 1
-    return [
-        ("noise band-pass (irfft)", "irfft", (e, 1, k), n),
-        ("resonance spectrum (rfft)", "rfft", (e, n), n),
-        ("two resonance low-passes (irfft)", "irfft", (e, 2, k), n),
-        ("excitation spectrum, 2N (rfft)", "rfft", (e, n), 2 * n),
-        ("two kernel spectra, 2N (rfft)", "rfft", (e, 2, n), 2 * n),
-        ("two convolutions, 2N (irfft)", "irfft", (e, 2, k2), 2 * n),
-        ("backward: output gradients, 2N (rfft)", "rfft", (e, 2, n), 2 * n),
-        ("backward: excitation gradient, 2N (irfft)", "irfft", (e, k2), 2 * n),
-        ("backward: kernel gradients, 2N (irfft)", "irfft", (e, 2, k2), 2 * n),
-        ("backward: low-pass gradients (rfft)", "rfft", (e, 2, n), n),
-        ("backward: resonance gradient (irfft)", "irfft", (e, k), n),
-        ("backward: noise-gain gradient (rfft)", "rfft", (e, n), n),
-        ("wavetable product", "matmul", (e, w, n), 0),
-        ("backward: wavetable product", "matmul", (e, n, w), 0),
-    ]
+Op = tuple[str, str, tuple[int, ...], int]
 
 
-def render_inventory(e: int, n: int, length: int, w: int, rooms: int) -> list[tuple[str, str, tuple[int, ...], int]]:
-    """As `inventory`, for a render: the forward pass over event buffers of `length`
-    samples, then the reverb of the R room mixes over the clip of N."""
+def forward_events(e: int, length: int, w: int) -> list[Op]:
+    """(what, kind, input shape, FFT length) of each transform and product that makes E
+    events over buffers of `length` samples; kind is rfft, irfft or matmul (then the shape
+    is (rows, inner, cols))."""
     k, k2 = length // 2 + 1, length + 1
     return [
         ("noise band-pass (irfft)", "irfft", (e, 1, k), length),
@@ -56,9 +38,30 @@ def render_inventory(e: int, n: int, length: int, w: int, rooms: int) -> list[tu
         ("excitation spectrum, 2L (rfft)", "rfft", (e, length), 2 * length),
         ("two kernel spectra, 2L (rfft)", "rfft", (e, 2, length), 2 * length),
         ("two convolutions, 2L (irfft)", "irfft", (e, 2, k2), 2 * length),
+        ("wavetable product", "matmul", (e, w, length), 0),
+    ]
+
+
+def inventory(e: int, n: int, w: int) -> list[Op]:
+    """`forward_events` over the whole clip (L = N), then the backward pass: one exact step."""
+    k, k2 = n // 2 + 1, n + 1
+    return forward_events(e, n, w) + [
+        ("backward: output gradients, 2L (rfft)", "rfft", (e, 2, n), 2 * n),
+        ("backward: excitation gradient, 2L (irfft)", "irfft", (e, k2), 2 * n),
+        ("backward: kernel gradients, 2L (irfft)", "irfft", (e, 2, k2), 2 * n),
+        ("backward: low-pass gradients (rfft)", "rfft", (e, 2, n), n),
+        ("backward: resonance gradient (irfft)", "irfft", (e, k), n),
+        ("backward: noise-gain gradient (rfft)", "rfft", (e, n), n),
+        ("backward: wavetable product", "matmul", (e, n, w), 0),
+    ]
+
+
+def render_inventory(e: int, n: int, length: int, w: int, rooms: int) -> list[Op]:
+    """A render: `forward_events` over buffers of `length` samples, then the reverb of the R
+    room mixes over the clip of N."""
+    return forward_events(e, length, w) + [
         ("room mixes, 2N (rfft)", "rfft", (rooms, n), 2 * n),
         ("reverb, 2N (irfft)", "irfft", (1, n + 1), 2 * n),
-        ("wavetable product", "matmul", (e, w, length), 0),
     ]
 
 
