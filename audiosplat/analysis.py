@@ -19,6 +19,7 @@ HARMONIC_WEIGHT = 0.85  # weight of harmonic h is 0.85^(h-1): favours the fundam
 PITCHES_PER_ONSET = 6
 PEAK_RADIUS_FRAMES = 3
 GLIDE_SEMITONES = 1.0
+AFTER_FRAMES = 4  # frames after an onset whose spectrum holds its notes
 
 
 @dataclass(frozen=True)
@@ -118,10 +119,13 @@ def find_notes(signal: torch.Tensor, config: ModelConfig) -> list[Note]:
     onsets = onset_frames(signal, hop)
     glides = [
         g for g in glide_frames(mags, config.sample_rate, config.n_pitches)
-        if g < config.n_frames and min(abs(g - o) for o in onsets) > PEAK_RADIUS_FRAMES  # not on an onset
+        if min(abs(g - o) for o in onsets) > PEAK_RADIUS_FRAMES  # not on an onset
     ]
-    for onset in sorted([*onsets, *glides]):
-        after = mags[onset + 1 : onset + 5].mean(dim=0)
+    # a note needs its AFTER_FRAMES to be heard: one starting in the clip's last frames
+    # would take an event for a few milliseconds of sound
+    heard = [o for o in sorted([*onsets, *glides]) if o + AFTER_FRAMES < mags.shape[0]]
+    for onset in heard:
+        after = mags[onset + 1 : onset + 1 + AFTER_FRAMES].mean(dim=0)
         before = mags[max(onset - 3, 0) : onset].mean(dim=0) if onset > 0 else torch.zeros_like(after)
         for pitch, salience in notes_at(torch.relu(after - before), config.sample_rate, config.n_pitches):
             notes.append(Note(onset, pitch, salience))

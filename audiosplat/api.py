@@ -332,6 +332,7 @@ def _fit_attributes(fit_config: FitConfig, config: ModelConfig, device: torch.de
     return {
         **{k: v for k, v in fit_config.to_dict().items() if k != "seconds"},
         "lr": fit_config.learning_rate(config.model),
+        "loss": fit_config.loss_for(config.model),
         **({} if fit_config.seconds is None else {"seconds_budget": fit_config.seconds}),
         "device": str(device),
     }

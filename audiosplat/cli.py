@@ -52,6 +52,7 @@ class Device(str, Enum):
 
 class LossName(str, Enum):
     multiband = "multiband"
+    multiband_balanced = "multiband-balanced"
     multiband_log = "multiband-log"
     noise = "noise"
 
@@ -135,7 +136,7 @@ def fit(
     samples: Annotated[int, typer.Option(help="Clip length in samples at 22050 Hz, a power of two.")] = 2**16,
     event_samples: Annotated[Optional[int], typer.Option(help="Opt-in approximation: synthesise each event over this many samples (a power of two < --samples) instead of the whole clip; faster by about samples/event-samples, cuts event tails.")] = None,
     waves: Annotated[Optional[WaveKind], typer.Option(help="Wavetable: band-limited (no aliases; the direct model's default) or naive (method.md's; the seed model's default).", show_default=False)] = None,
-    loss: Annotated[LossName, typer.Option(help="multiband (deterministic), multiband-log (plus the log-magnitude distance of the same features) or noise (the original's stochastic loss).")] = LossName.multiband,
+    loss: Annotated[Optional[LossName], typer.Option(help="multiband (method.md's; the seed model's default), multiband-balanced (each band's features weighted towards equal say; the direct model's default), multiband-log (plus the log-magnitude distance of the same features) or noise (the original's stochastic loss).", show_default=False)] = None,
     rooms: Annotated[Optional[Path], typer.Option(help="Folder of impulse-response audio files to use as rooms (default: the built-in procedural rooms).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the fit stored in this .splat (one input only) exactly: its parameters, Adam state, sizes, seed, loss and rooms are used; --steps more steps are taken.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Clips fitted together in one batch (default: 1 on the CPU, as many as fit in memory on a GPU).")] = None,
@@ -166,7 +167,7 @@ def fit(
         _usage_check(resume is None or jobs == 1, "--resume continues one fit in this process: drop --jobs")
         config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value, waves=waves and waves.value)
         steps = steps if steps is not None else (UNBOUNDED_STEPS if seconds is not None else DEFAULT_STEPS)
-        fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss.value, seconds=seconds)
+        fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss and loss.value, seconds=seconds)
         if musicnet is not None:
             _usage_check(not sources, "give either SOURCES or --musicnet, not both")
             inputs = musicnet_inputs(musicnet, output, n_samples=samples, sample_rate=config.sample_rate, segments=segments, hop=hop, seed=seed)
@@ -189,7 +190,7 @@ def fit(
         if many:
             make_output_folders(output, [i.output for i in inputs])
         if verbose:
-            err.print(f"fitting {len(inputs)} clip(s): {config.model} model, {config.n_events} events, {config.n_samples} samples, {steps} steps, loss {fit_config.loss}, seed {fit_config.seed}")
+            err.print(f"fitting {len(inputs)} clip(s): {config.model} model, {config.n_events} events, {config.n_samples} samples, {steps} steps, loss {fit_config.loss_for(config.model)}, seed {fit_config.seed}")
         settings = FitSettings(config, fit_config, rooms, device.value, batch_size, tuple(sys.argv))
         with (
             _reporting(err, report, many=many, quiet=quiet, describe=_describe_fit) as batch,

@@ -20,14 +20,16 @@ from audiosplat.config import ModelConfig
 from audiosplat.controls import EventControls
 from audiosplat.direct import DirectModel, initial_groups
 from audiosplat.models import Model, build_model
-from audiosplat.relocate import RELOCATE_EVERY, relocate_dead_events
-from audiosplat.loss import FULL_BAND_STFT, framed_stft_magnitude, make_loss, relative_spectral_l1
+from audiosplat.relocate import RELOCATE_EVERY, fill_spare_events, relocate_dead_events
+from audiosplat.loss import FULL_BAND_STFT, LOSS_NAMES, framed_stft_magnitude, make_loss, relative_spectral_l1
 from audiosplat.model import EventModel
 from audiosplat.rooms import RoomBank
 from audiosplat.synth import SynthAssets, noise_seeds_for, render_clips
 
-LOSSES = ("multiband", "multiband-log", "noise")
+LOSSES = LOSS_NAMES
 DEFAULT_LR = {"seed": 1e-3, "direct": 1e-2}
+# the seed model keeps method.md's loss; the direct model fits the quiet bands too
+DEFAULT_LOSS = {"seed": "multiband", "direct": "multiband-balanced"}
 # Adam moves a parameter by about its learning rate per step, so each group of the direct
 # model gets a rate in its own units: a fiftieth of a frame, a fiftieth of a semitone, ...
 DIRECT_LR_SCALE = {"onset_frames": 2.0, "pitch": 2.0, "noise": 2.0, "mix": 5.0, "shape": 5.0, "room": 5.0, "reverb": 5.0}
@@ -36,14 +38,14 @@ DIRECT_LR_SCALE = {"onset_frames": 2.0, "pitch": 2.0, "noise": 2.0, "mix": 5.0, 
 class FitConfig:
     """How to fit: Adam(lr, betas) for `steps` steps, or fewer if `seconds` (a wall-clock
     budget, set-up included) runs out first; gradient norm clipped at `grad_clip`.
-    `lr` None means the model's default (`learning_rate`)."""
+    `lr` and `loss` None mean the model's default (`learning_rate`, `loss_for`)."""
 
     steps: int = 3000
     lr: float | None = None
     beta1: float = 0.9
     beta2: float = 0.999
     seed: int = 0
-    loss: str = "multiband"
+    loss: str | None = None
     grad_clip: float = 1.0
     seconds: float | None = None
 
@@ -54,11 +56,14 @@ class FitConfig:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"learning rate must be a positive number, got {self.lr}")
-        if self.loss not in LOSSES:
+        if self.loss is not None and self.loss not in LOSSES:
             raise ValueError(f"unknown loss '{self.loss}' (choose {' or '.join(LOSSES)})")
 
     def learning_rate(self, model: str) -> float:
         return DEFAULT_LR[model] if self.lr is None else self.lr
+
+    def loss_for(self, model: str) -> str:
+        return DEFAULT_LOSS[model] if self.loss is None else self.loss
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -209,10 +214,11 @@ class Fitter:
             self.noise_seeds.append(noise_seeds)
         self.assets = SynthAssets.build(config, torch.cat(self.noise_seeds), rooms, device)
         self.targets = targets.to(device=device, dtype=torch.float32)
-        self.loss_fn = make_loss(fit_config.loss, self.targets, torch.Generator(device="cpu").manual_seed(fit_config.seed))
+        self.loss_fn = make_loss(fit_config.loss_for(config.model), self.targets, torch.Generator(device="cpu").manual_seed(fit_config.seed))
         betas = (fit_config.beta1, fit_config.beta2)
         if isinstance(self.models[0], DirectModel) and start is None:
             self._match_level()
+            self._fill_spare_events()
         lr = fit_config.learning_rate(config.model)
         self.optimisers = [torch.optim.Adam(parameter_groups(m, lr), betas=betas) for m in self.models]
         for c, (model, optimiser) in enumerate(zip(self.models, self.optimisers)):
@@ -234,6 +240,16 @@ class Fitter:
                 scale = (r * t).sum() / (r * r).sum().clamp_min(1e-12)
                 if bool(torch.isfinite(scale)):  # a broken target is left to the step guard
                     model.groups["log_gain"].add_(scale.clamp_min(1e-6).log())
+
+    def _fill_spare_events(self) -> None:
+        """Put the events that the analysis left spare (near-silent) on the notes of the
+        first render's residual, all at once, then match the level again: relocation moves
+        only a few events every hundred steps, too late for a short fit."""
+        with torch.no_grad():
+            renders = self.renderer(self._decode()[0], self.assets)
+        moved = [fill_spare_events(model, target, render) for model, target, render in zip(self.models, self.targets, renders)]
+        if any(moved):
+            self._match_level()
 
     def _decode(self) -> tuple[EventControls, list[torch.Tensor]]:
         decoded = [model() for model in self.models]

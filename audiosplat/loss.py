@@ -10,6 +10,7 @@ BAND_STFTS = ((128, 64), (64, 32), (16, 8))
 NOISE_BAND_STFT = (128, 32)
 LOWEST_BAND = 512
 LOG_FLOOR = 1e-3  # -60 dB below each feature's peak: where the log term flattens
+BALANCE = 0.5  # multiband-balanced: feature weights (target mean)^-BALANCE
 
 
 def framed_stft_magnitude(signal: torch.Tensor, window: int, hop: int) -> torch.Tensor:
@@ -67,19 +68,46 @@ def _per_clip_sum(x: torch.Tensor) -> torch.Tensor:
 
 
 class MultibandLoss:
-    """sum |Phi(target) - Phi(render)|, with Phi(target) computed once.
+    """sum_k w_k |Phi_k(target) - Phi_k(render)|, with Phi(target) computed once and every
+    feature's weight w_k = 1 (`balance` 0; see `MultibandBalancedLoss`).
 
     Targets and renders are (N,) or (C, N) for C clips fitted together; the loss is then a
     scalar or one value per clip (C,).
     """
 
     name = "multiband"
+    balance = 0.0
 
     def __init__(self, target: torch.Tensor):
         self.target_features = [f.detach() for f in multiband_features(target)]
+        self.weights = feature_weights(self.target_features, self.balance)
 
     def __call__(self, render: torch.Tensor) -> torch.Tensor:
-        return sum(_per_clip_sum((t - r).abs()) for t, r in zip(self.target_features, multiband_features(render)))
+        return sum(w * _per_clip_sum((t - r).abs()) for w, t, r in zip(self.weights, self.target_features, multiband_features(render)))
+
+
+def feature_weights(target_features: list[torch.Tensor], balance: float) -> list[torch.Tensor]:
+    """Per feature k and clip, w_k proportional to (mean Phi_k(target))^-balance, scaled so
+    that the loss of a silent render stays sum_k sum Phi_k(target). (...,) each."""
+    totals = [_per_clip_sum(t) for t in target_features]
+    means = [t.mean(dim=(-2, -1)).clamp_min(1e-12) for t in target_features]
+    raw = [m**-balance for m in means]
+    scale = sum(totals) / sum(w * total for w, total in zip(raw, totals)).clamp_min(1e-30)
+    return [w * scale for w in raw]
+
+
+class MultibandBalancedLoss(MultibandLoss):
+    """`MultibandLoss` with each feature weighted by its target mean to the power -1/2
+    (`BALANCE`), so that a quiet octave band counts nearly as much as a loud one.
+
+    The plain loss is ruled by the loud low partials: a fit leaves the 2-11 kHz bands
+    several dB too quiet and their time course wrong, and ViSQOL hears it (putting the
+    target's per-frame spectral envelope above 3 kHz into a render lifts its ViSQOL from
+    3.45 to 4.1 on the Bach clip). Per-band weights of about 1 to 12 (Bach) move the fit
+    towards those bands without giving near-empty bands full say."""
+
+    name = "multiband-balanced"
+    balance = BALANCE
 
 
 class MultibandLogLoss(MultibandLoss):
@@ -145,14 +173,16 @@ def _norm(x: torch.Tensor) -> torch.Tensor:
     return _per_clip_sum(x * x).sqrt()
 
 
+LOSS_NAMES = (MultibandLoss.name, MultibandBalancedLoss.name, MultibandLogLoss.name, NoiseLoss.name)
+
+
 def make_loss(name: str, target: torch.Tensor, generator: torch.Generator):
-    if name == MultibandLoss.name:
-        return MultibandLoss(target)
-    if name == MultibandLogLoss.name:
-        return MultibandLogLoss(target)
     if name == NoiseLoss.name:
         return NoiseLoss(target, generator)
-    raise ValueError(f"unknown loss '{name}' (choose multiband, multiband-log or noise)")
+    for loss in (MultibandLoss, MultibandBalancedLoss, MultibandLogLoss):
+        if name == loss.name:
+            return loss(target)
+    raise ValueError(f"unknown loss '{name}' (choose {', '.join(LOSS_NAMES)})")
 
 
 def relative_spectral_l1(target: torch.Tensor, render: torch.Tensor, n_fft: int = 2048, hop: int = 256) -> float:

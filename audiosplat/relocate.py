@@ -42,15 +42,27 @@ def residual_notes(target: torch.Tensor, render: torch.Tensor, config: ModelConf
     return found
 
 
-def relocate_dead_events(
-    model: DirectModel, optimiser: torch.optim.Adam, target: torch.Tensor, render: torch.Tensor
+def relocate_dead_events(model: DirectModel, optimiser: torch.optim.Adam, target: torch.Tensor, render: torch.Tensor) -> int:
+    """Move up to MAX_MOVED of the model's dead events onto the residual's notes, at the
+    median live gain, and zero their Adam moments. Returns how many events moved."""
+    return _move_dead_events(model, optimiser, target, render, MAX_MOVED)
+
+
+def fill_spare_events(model: DirectModel, target: torch.Tensor, render: torch.Tensor) -> int:
+    """Before a fit's first step: move every dead event (the spares the analysis found no
+    note for) onto the residual's notes. Returns how many events moved."""
+    return _move_dead_events(model, None, target, render, model.config.n_events)
+
+
+def _move_dead_events(
+    model: DirectModel, optimiser: torch.optim.Adam | None, target: torch.Tensor, render: torch.Tensor, limit: int
 ) -> int:
-    """Move the model's dead events onto the residual's notes, at the median live gain, and
-    zero their Adam moments. Returns how many events moved."""
+    """Up to `limit` dead events onto the residual's notes, at the median live gain; their
+    Adam moments zeroed when there is an optimiser."""
     with torch.no_grad():
         gain = model.groups["log_gain"][:, 0].exp()
         is_dead = dead_events(gain)
-        dead = is_dead.nonzero().flatten()[:MAX_MOVED]
+        dead = is_dead.nonzero().flatten()[:limit]
         if dead.numel() == 0:
             return 0
         notes = residual_notes(target.detach().float().cpu(), render.detach().float().cpu(), model.config, dead.numel())
@@ -66,7 +78,7 @@ def relocate_dead_events(
         )
         for name, param in model.groups.items():
             param[rows] = fresh[name].to(param.device)
-            state = optimiser.state.get(param)
+            state = optimiser.state.get(param) if optimiser is not None else None
             if state:
                 state["exp_avg"][rows] = 0.0
                 state["exp_avg_sq"][rows] = 0.0

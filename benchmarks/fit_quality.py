@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--loss", default="multiband")
+    parser.add_argument("--loss", default=None, help="the fit's loss (default: the model's)")
     args = parser.parse_args()
     configure_for_fitting()
 
@@ -49,7 +49,7 @@ def main() -> None:
             "clip": args.clip.name,
             "steps": args.steps,
             "seed": args.seed,
-            "loss_name": args.loss,
+            "loss_name": FitConfig(loss=args.loss).loss_for(config.model),
             "device": str(device),
             "initial_loss": float(result.loss_history[0]) if args.steps else None,
             "final_loss": result.final_loss,

@@ -7,13 +7,14 @@ import math
 
 import torch
 
-from audiosplat.analysis import find_notes, onset_frames
+from audiosplat.analysis import AFTER_FRAMES, find_notes, onset_frames
 from audiosplat.config import ModelConfig
+from audiosplat.fit import FitConfig, Fitter
 from audiosplat.direct import DirectModel, initial_groups, note_rows, pitch_weights
 from audiosplat.onset import delay_by_samples
 from audiosplat.relocate import dead_events, relocate_dead_events
 from audiosplat.rooms import procedural_bank
-from audiosplat.synth import SynthAssets, event_signals, noise_seeds_for
+from audiosplat.synth import SynthAssets, event_signals, noise_seeds_for, render_clips
 from audiosplat.wavetable import hz_to_midi
 
 SR = 22050
@@ -127,3 +128,25 @@ def test_a_gliding_voice_gets_notes_along_its_glide():
     along = [p for p in pitches if start + 1 <= p <= end - 0.5]
     assert len(along) >= 3, pitches
 
+
+
+def test_a_fit_starts_with_its_spare_events_on_the_residual():
+    """Events the analysis leaves spare start near-silent; the fit puts them on the notes of
+    the first render's residual before its first step (relocation alone would take
+    hundreds of steps)."""
+    config = ModelConfig(n_samples=2**15, n_events=8)
+    clip = 0.5 * _note(440.0, 0.2) + 0.5 * _note(659.26, 0.9)
+    spare = config.n_events - len(find_notes(clip, config))
+    assert spare > 0
+    fitter = Fitter(clip, config, FitConfig(steps=0), procedural_bank(config.n_samples, SR), torch.device("cpu"), render_clips)
+    gains = fitter.models[0].groups["log_gain"][:, 0].exp()
+    assert int(dead_events(gains).sum()) < spare
+
+
+def test_no_note_starts_in_the_last_frames():
+    """A note needs AFTER_FRAMES frames after its onset to be heard: a tone that starts
+    20 ms before the clip ends takes no event (it would sound for a few milliseconds)."""
+    n = CONFIG.n_samples
+    clip = 0.5 * _note(440.0, 0.2) + 0.5 * _note(659.26, (n - 450) / SR)
+    last = max(n.onset_frame for n in find_notes(clip, CONFIG))
+    assert last + AFTER_FRAMES < CONFIG.n_frames + 1, last

@@ -11,7 +11,9 @@ import torch
 from audiosplat.loss import (
     BAND_STFTS,
     NOISE_BAND_STFT,
+    BALANCE,
     LOG_FLOOR,
+    MultibandBalancedLoss,
     MultibandLogLoss,
     MultibandLoss,
     NoiseLoss,
@@ -222,6 +224,42 @@ def test_log_loss_is_finite_for_silence_and_per_clip(target):
     assert float(values[1]) == pytest.approx(float(MultibandLogLoss(other)(torch.zeros_like(other))), rel=1e-5)
 
 
+def test_balanced_loss_weights_each_feature_by_its_target_mean(target):
+    """w_k = c (mean Phi_k(T))^-BALANCE with c such that a silent render costs what it
+    costs the plain loss; by hand from the features."""
+    render = 0.7 * target + 0.01 * torch.randn(target.shape, generator=_gen(21))
+    features_t, features_r = multiband_features(target), multiband_features(render)
+    raw = [float(t.mean()) ** -BALANCE for t in features_t]
+    c = sum(float(t.sum()) for t in features_t) / sum(w * float(t.sum()) for w, t in zip(raw, features_t))
+    by_hand = sum(c * w * float((t - r).abs().sum()) for w, t, r in zip(raw, features_t, features_r))
+    loss = MultibandBalancedLoss(target)
+    assert float(loss(render)) == pytest.approx(by_hand, rel=1e-4)
+    silence = torch.zeros_like(target)
+    assert float(loss(silence)) == pytest.approx(float(MultibandLoss(target)(silence)), rel=1e-5)
+
+
+def test_balanced_loss_hears_a_missing_quiet_high_band():
+    """A loud 220 Hz tone and a 5 kHz partial 30 dB below it: the plain loss prefers a
+    render without the partial to one whose tone is 1 dB too quiet; the balanced loss
+    prefers the one with the partial (ViSQOL hears a missing band above 3 kHz)."""
+    n = 16384
+    t = torch.arange(n) / SR
+    tone = 0.5 * torch.sin(2 * math.pi * 220.0 * t)
+    partial = 0.5 * 10 ** (-30 / 20) * torch.sin(2 * math.pi * 5000.0 * t)
+    target, missing, quieter = tone + partial, tone, 10 ** (-1 / 20) * tone + partial
+    plain, balanced = MultibandLoss(target), MultibandBalancedLoss(target)
+    assert float(plain(missing)) < float(plain(quieter))
+    assert float(balanced(missing)) > float(balanced(quieter))
+
+
+def test_balanced_loss_per_clip(target):
+    other = 0.2 * torch.randn(target.shape, generator=_gen(22))
+    renders = torch.stack([0.5 * target, other + 0.01])
+    batched = MultibandBalancedLoss(torch.stack([target, other]))(renders)
+    assert float(batched[0]) == pytest.approx(float(MultibandBalancedLoss(target)(renders[0])), rel=1e-5)
+    assert float(batched[1]) == pytest.approx(float(MultibandBalancedLoss(other)(renders[1])), rel=1e-5)
+
+
 # --- NoiseLoss -----------------------------------------------------------------------------
 
 
@@ -269,6 +307,7 @@ def test_make_loss():
     assert isinstance(make_loss("multiband", t, _gen(0)), MultibandLoss)
     assert isinstance(make_loss("noise", t, _gen(0)), NoiseLoss)
     assert isinstance(make_loss("multiband-log", t, _gen(0)), MultibandLogLoss)
+    assert isinstance(make_loss("multiband-balanced", t, _gen(0)), MultibandBalancedLoss)
     with pytest.raises(ValueError):
         make_loss("l2", t, _gen(0))
     assert BAND_STFTS == ((128, 64), (64, 32), (16, 8))

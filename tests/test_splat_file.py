@@ -37,10 +37,14 @@ def test_round_trip_reads_back_equal(fitted_splat, tmp_path):
     assert original.rooms.sha256 == again.rooms.sha256
 
 
+def test_each_model_records_its_default_loss(fitted_seed_splat):
+    assert read_splat(fitted_seed_splat).fit["loss"] == "multiband"
+
+
 def test_fitted_file_records_fit_and_provenance(fitted_splat):
     s = read_splat(fitted_splat)
     assert s.format_version == FORMAT_VERSION
-    assert s.fit["steps"] == 3 and s.fit["seed"] == 1 and s.fit["loss"] == "multiband"
+    assert s.fit["steps"] == 3 and s.fit["seed"] == 1 and s.fit["loss"] == "multiband-balanced"  # the direct model's
     assert np.isfinite(s.fit["final_loss"]) and 0 < s.fit["relative_spectral_l1"] < 2
     assert s.loss_history.shape == (3,)
     assert len(s.provenance["source_sha256"]) == 64
