@@ -11,6 +11,7 @@ NOISE_BAND_STFT = (128, 32)
 LOWEST_BAND = 512
 LOG_FLOOR = 1e-3  # -60 dB below each feature's peak: where the log term flattens
 BALANCE = 0.5  # multiband-balanced: feature weights (target mean)^-BALANCE
+BALANCE_FLOOR = 1e-3  # ... with the mean at least this fraction of the largest feature's
 
 
 def framed_stft_magnitude(signal: torch.Tensor, window: int, hop: int) -> torch.Tensor:
@@ -88,10 +89,13 @@ class MultibandLoss:
 
 def feature_weights(target_features: list[torch.Tensor], balance: float) -> list[torch.Tensor]:
     """Per feature k and clip, w_k proportional to (mean Phi_k(target))^-balance, scaled so
-    that the loss of a silent render stays sum_k sum Phi_k(target). (...,) each."""
+    that the loss of a silent render stays sum_k sum Phi_k(target). (...,) each. A mean is
+    taken as at least BALANCE_FLOOR of the largest, so that an empty band (a source
+    band-limited below Nyquist) cannot take an unbounded weight."""
     totals = [_per_clip_sum(t) for t in target_features]
-    means = [t.mean(dim=(-2, -1)).clamp_min(1e-12) for t in target_features]
-    raw = [m**-balance for m in means]
+    means = [t.mean(dim=(-2, -1)) for t in target_features]
+    floor = (BALANCE_FLOOR * torch.stack(means).amax(dim=0)).clamp_min(1e-12)
+    raw = [torch.maximum(m, floor) ** -balance for m in means]
     scale = sum(totals) / sum(w * total for w, total in zip(raw, totals)).clamp_min(1e-30)
     return [w * scale for w in raw]
 
