@@ -57,12 +57,15 @@ def make_wavetable(
     table = torch.empty(len(chosen), n_samples, dtype=torch.float32)
     if kind == "band-limited":
         periods = band_limited_cycles(pitches_hz, sample_rate)
-        # a few pitches at a time: reading them out needs ~20 bytes a sample of each
+        # a few pitches at a time: their read-out positions are 12 bytes a sample each
         for first in range(0, len(pitches), PITCH_CHUNK):
             count = min(PITCH_CHUNK, len(pitches) - first)
-            waves = _read_cycles(periods[:, first : first + count], pitches_hz[first : first + count, None] * t_s[None, :])
-            picked = torch.nonzero((wave_pitch >= first) & (wave_pitch < first + count))[:, 0]
-            table[picked] = waves[shape_index[picked] * count + wave_pitch[picked] - first]  # waves are shape-major
+            index, frac = _cycle_positions(pitches_hz[first : first + count, None] * t_s[None, :], periods.shape[-1])
+            for shape in range(len(SHAPES)):
+                picked = torch.nonzero((wave_pitch >= first) & (wave_pitch < first + count) & (shape_index == shape))[:, 0]
+                if len(picked):
+                    local = wave_pitch[picked] - first
+                    table[picked] = _read_cycles(periods[shape, first + local], index[local], frac[local])
         return table
     phase = torch.remainder(pitches_hz[:, None] * t_s[None, :], 1.0).to(torch.float32)
     for shape in range(len(SHAPES)):
@@ -94,7 +97,10 @@ def band_limited_cycles(pitches_hz: torch.Tensor, sample_rate: int, n_points: in
     Returns:
         (4, P, n_points) float32, one period sampled at phases k / n_points.
     """
-    h = torch.arange(n_points // 2 + 1, dtype=torch.float64)
+    # only the bins up to the lowest pitch's last harmonic below Nyquist: irfft pads the
+    # rest with the zeros they would hold
+    n_bins = min(n_points // 2 + 1, int(sample_rate / 2.0 / float(pitches_hz.min())) + 1) if len(pitches_hz) else 1
+    h = torch.arange(n_bins, dtype=torch.float64)
     odd = torch.remainder(h, 2) == 1
     safe_h = h.clamp_min(1.0)
     sine_terms = torch.stack([
@@ -111,19 +117,19 @@ def band_limited_cycles(pitches_hz: torch.Tensor, sample_rate: int, n_points: in
     return torch.fft.irfft(spectrum, n=n_points).float()
 
 
-def _read_cycles(periods: torch.Tensor, cycles: torch.Tensor) -> torch.Tensor:
-    """Waves read from one period each, by linear interpolation at the given phases.
-    (S, P, n_points) periods, (P, N) float64 cycles -> (S * P, N) float32."""
-    n_shapes, n_pitches, n_points = periods.shape
+def _cycle_positions(cycles: torch.Tensor, n_points: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where waves read their periods of `n_points`: (P, N) float64 cycles -> the point
+    below (P, N) int64 and the fraction of the way to the next (P, N) float32."""
     position = torch.remainder(cycles, 1.0).mul_(n_points)
     index = position.floor()
-    frac = position.sub_(index).float()
-    # one gather serves every shape: the S values of a point sit side by side
-    rows = torch.arange(n_pitches)[:, None] * (n_points + 1)
-    flat = index.long().add_(rows)
-    wrapped = torch.cat([periods, periods[..., :1]], dim=-1).permute(1, 2, 0).reshape(-1, n_shapes)  # ((P * (n+1)), S)
-    below, above = wrapped[flat], wrapped[flat + 1]  # (P, N, S)
-    return below.lerp_(above, frac[..., None]).permute(2, 0, 1).reshape(n_shapes * n_pitches, -1)
+    return index.long(), position.sub_(index).float()
+
+
+def _read_cycles(periods: torch.Tensor, index: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
+    """Waves read from one period each by linear interpolation, at the points and fractions
+    of `_cycle_positions`. (K, n_points) periods, (K, N) index and frac -> (K, N) float32."""
+    wrapped = torch.cat([periods, periods[:, :1]], dim=-1)  # (K, n_points + 1): the point after the last is the first
+    return wrapped.gather(1, index).lerp_(wrapped[:, 1:].gather(1, index), frac)
 
 
 def wave_pitch_hz(wave_index: torch.Tensor, n_pitches: int) -> torch.Tensor:
