@@ -4,6 +4,7 @@ folder of impulse-response recordings supplied by the user (method.md §9.4)."""
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,10 +79,17 @@ def _to_float32(impulses: np.ndarray) -> torch.Tensor:
 
 
 def procedural_bank(n_samples: int, sample_rate: int) -> RoomBank:
-    """The shipped bank: one room per entry of PROCEDURAL_RT60_S."""
-    rooms = [procedural_room(rt60, i, n_samples, sample_rate) for i, rt60 in enumerate(PROCEDURAL_RT60_S)]
+    """The shipped bank: one room per entry of PROCEDURAL_RT60_S.
+
+    The rooms are made on torch's number of threads at once: each draws from its own
+    generator, and numpy lets go of the GIL in the elementwise work that is most of it."""
+    def room(index: int) -> torch.Tensor:
+        return _to_float32(procedural_room(PROCEDURAL_RT60_S[index], index, n_samples, sample_rate))
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(PROCEDURAL_RT60_S), torch.get_num_threads()))) as pool:
+        rooms = list(pool.map(room, range(len(PROCEDURAL_RT60_S))))
     names = tuple(f"rt60-{rt60:.2f}s" for rt60 in PROCEDURAL_RT60_S)
-    return RoomBank(PROCEDURAL_BANK, names, _to_float32(np.stack(rooms)), embedded=False)
+    return RoomBank(PROCEDURAL_BANK, names, torch.stack(rooms), embedded=False)
 
 
 def user_bank(room_names: list[str], impulses: torch.Tensor) -> RoomBank:
