@@ -41,8 +41,8 @@ class RoomBank:
 
 def impulses_sha256(impulses: torch.Tensor) -> str:
     """SHA-256 of the impulses as little-endian float32 bytes, row after row."""
-    data = impulses.detach().cpu().to(torch.float32).contiguous().numpy().astype("<f4")
-    return hashlib.sha256(data.tobytes()).hexdigest()
+    data = np.ascontiguousarray(impulses.detach().cpu().to(torch.float32).numpy(), dtype="<f4")  # a copy only on big-endian machines
+    return hashlib.sha256(data).hexdigest()
 
 
 def procedural_room(rt60_s: float, index: int, n_samples: int, sample_rate: int) -> np.ndarray:
