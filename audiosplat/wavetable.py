@@ -97,8 +97,7 @@ def band_limited_cycles(pitches_hz: torch.Tensor, sample_rate: int, n_points: in
     Returns:
         (4, P, n_points) float32, one period sampled at phases k / n_points.
     """
-    # only the bins up to the lowest pitch's last harmonic below Nyquist: irfft pads the
-    # rest with the zeros they would hold
+    # only the bins up to the lowest pitch's last harmonic below Nyquist are made
     n_bins = min(n_points // 2 + 1, int(sample_rate / 2.0 / float(pitches_hz.min())) + 1) if len(pitches_hz) else 1
     h = torch.arange(n_bins, dtype=torch.float64)
     odd = torch.remainder(h, 2) == 1
@@ -112,8 +111,10 @@ def band_limited_cycles(pitches_hz: torch.Tensor, sample_rate: int, n_points: in
     sine_terms[:, 0] = 0.0
     below_nyquist = h[None, :] * pitches_hz[:, None] < sample_rate / 2.0  # (P, H)
     amplitudes = sine_terms[:, None, :] * below_nyquist[None]
-    # irfft of -i b n/2 at bin h is b sin(2 pi h k / n)
-    spectrum = torch.complex(torch.zeros_like(amplitudes), -amplitudes * n_points / 2.0)
+    # irfft of -i b n/2 at bin h is b sin(2 pi h k / n); the bins above n_bins are zeros,
+    # written out: irfft pads a shorter spectrum, but by a slower path than the transform
+    spectrum = torch.zeros(*amplitudes.shape[:-1], n_points // 2 + 1, dtype=torch.complex128)
+    torch.view_as_real(spectrum)[..., :n_bins, 1] = amplitudes.mul_(-n_points / 2.0)
     return torch.fft.irfft(spectrum, n=n_points).float()
 
 
