@@ -65,7 +65,14 @@ def make_wavetable(
                 picked = torch.nonzero((wave_pitch >= first) & (wave_pitch < first + count) & (shape_index == shape))[:, 0]
                 if len(picked):
                     local = wave_pitch[picked] - first
-                    table[picked] = _read_cycles(periods[shape, first + local], index[local], frac[local])
+                    # when every pitch of the chunk is wanted in order, no rows need copying
+                    rows = slice(None) if torch.equal(local, torch.arange(count)) else local
+                    waves = (periods[shape, first : first + count][rows], index[rows], frac[rows])
+                    span = table[int(picked[0]) : int(picked[-1]) + 1]
+                    if len(span) == len(picked):  # picked ascends: a run of rows, written in place
+                        _read_cycles(*waves, out=span)
+                    else:
+                        table[picked] = _read_cycles(*waves)
         return table
     phase = torch.remainder(pitches_hz[:, None] * t_s[None, :], 1.0).to(torch.float32)
     for shape in range(len(SHAPES)):
@@ -126,11 +133,12 @@ def _cycle_positions(cycles: torch.Tensor, n_points: int) -> tuple[torch.Tensor,
     return index.long(), position.sub_(index).float()
 
 
-def _read_cycles(periods: torch.Tensor, index: torch.Tensor, frac: torch.Tensor) -> torch.Tensor:
+def _read_cycles(periods: torch.Tensor, index: torch.Tensor, frac: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """Waves read from one period each by linear interpolation, at the points and fractions
-    of `_cycle_positions`. (K, n_points) periods, (K, N) index and frac -> (K, N) float32."""
+    of `_cycle_positions`. (K, n_points) periods, (K, N) index and frac -> (K, N) float32,
+    written into `out` if given."""
     wrapped = torch.cat([periods, periods[:, :1]], dim=-1)  # (K, n_points + 1): the point after the last is the first
-    return wrapped.gather(1, index).lerp_(wrapped[:, 1:].gather(1, index), frac)
+    return torch.gather(wrapped, 1, index, out=out).lerp_(wrapped[:, 1:].gather(1, index), frac)
 
 
 def wave_pitch_hz(wave_index: torch.Tensor, n_pitches: int) -> torch.Tensor:
