@@ -4,12 +4,13 @@ folder of impulse-response recordings supplied by the user (method.md §9.4)."""
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from audiosplat.runtime import map_on_threads
 
 PROCEDURAL_BANK = "procedural-v1"
 # RT60 (time to decay by 60 dB) of each procedural room, seconds: booth to hall.
@@ -81,13 +82,11 @@ def _to_float32(impulses: np.ndarray) -> torch.Tensor:
 def procedural_bank(n_samples: int, sample_rate: int) -> RoomBank:
     """The shipped bank: one room per entry of PROCEDURAL_RT60_S.
 
-    The rooms are made on torch's number of threads at once: each draws from its own
-    generator, and numpy lets go of the GIL in the elementwise work that is most of it."""
+    The rooms are made on torch's threads, each drawing from its own generator."""
     def room(index: int) -> torch.Tensor:
         return _to_float32(procedural_room(PROCEDURAL_RT60_S[index], index, n_samples, sample_rate))
 
-    with ThreadPoolExecutor(max_workers=max(1, min(len(PROCEDURAL_RT60_S), torch.get_num_threads()))) as pool:
-        rooms = list(pool.map(room, range(len(PROCEDURAL_RT60_S))))
+    rooms = map_on_threads(room, range(len(PROCEDURAL_RT60_S)))
     names = tuple(f"rt60-{rt60:.2f}s" for rt60 in PROCEDURAL_RT60_S)
     return RoomBank(PROCEDURAL_BANK, names, torch.stack(rooms), embedded=False)
 

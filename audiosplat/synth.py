@@ -22,18 +22,22 @@ from audiosplat.controls import EventControls
 from audiosplat.dsp import EPS_WIDTH, exp_decay, exp_decay_prefix, gauss_window
 from audiosplat.onset import delay_by_bits, delay_by_samples
 from audiosplat.rooms import RoomBank
+from audiosplat.runtime import map_on_threads
 from audiosplat.spectral_ops import causal_convolution, gauss_window_fused, zero_phase_filter
 from audiosplat.wavetable import make_wavetable
 
 
 def event_noise(noise_seeds: torch.Tensor, n_samples: int) -> torch.Tensor:
     """(E,) int64 seeds -> (E, N) float32 noise U(-1, 1), drawn on the CPU so every device
-    renders the same excitation (method.md §9.1)."""
-    rows = []
-    for seed in noise_seeds.tolist():
-        gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        rows.append(torch.rand(n_samples, generator=gen) * 2.0 - 1.0)
-    return torch.stack(rows) if rows else torch.zeros(0, n_samples)
+    renders the same excitation (method.md §9.1). Each event's generator is its own, so the
+    rows are drawn on torch's threads."""
+    noise = torch.empty(len(noise_seeds), n_samples)
+
+    def draw(row: int, seed: int) -> None:
+        torch.rand(n_samples, generator=torch.Generator(device="cpu").manual_seed(seed), out=noise[row])
+
+    map_on_threads(lambda row_seed: draw(*row_seed), enumerate(noise_seeds.tolist()))
+    return noise.mul_(2.0).sub_(1.0)
 
 
 def noise_seeds_for(seed: int, n_events: int) -> torch.Tensor:
