@@ -60,7 +60,7 @@ def make_wavetable(
         # a few pitches at a time: their read-out positions are 12 bytes a sample each
         for first in range(0, len(pitches), PITCH_CHUNK):
             count = min(PITCH_CHUNK, len(pitches) - first)
-            index, frac = _cycle_positions(pitches_hz[first : first + count, None] * t_s[None, :], periods.shape[-1])
+            index, frac = _cycle_positions(pitches_hz[first : first + count], t_s, periods.shape[-1])
             for shape in range(len(SHAPES)):
                 picked = torch.nonzero((wave_pitch >= first) & (wave_pitch < first + count) & (shape_index == shape))[:, 0]
                 if len(picked):
@@ -125,12 +125,17 @@ def band_limited_cycles(pitches_hz: torch.Tensor, sample_rate: int, n_points: in
     return torch.fft.irfft(spectrum, n=n_points).float()
 
 
-def _cycle_positions(cycles: torch.Tensor, n_points: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Where waves read their periods of `n_points`: (P, N) float64 cycles -> the point
-    below (P, N) int64 and the fraction of the way to the next (P, N) float32."""
-    position = torch.remainder(cycles, 1.0).mul_(n_points)
-    index = position.floor()
-    return index.long(), position.sub_(index).float()
+def _cycle_positions(pitches_hz: torch.Tensor, t_s: torch.Tensor, n_points: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where waves read their periods of `n_points` (a power of two): at (f t mod 1) n.
+    (P,) pitches and (N,) times, float64 -> the point below (P, N) int64 and the fraction of
+    the way to the next (P, N) float32.
+
+    Computed as f (t n) - floor(f (t n)), point below mod n: scaling by a power of two and
+    taking the whole part off are exact in floating point, so these are the same bits as
+    f t mod 1 scaled, without a float remainder (a slow kernel)."""
+    points = pitches_hz[:, None] * (t_s * n_points)[None, :]
+    below = points.floor()
+    return below.long().remainder_(n_points), points.sub_(below).float()
 
 
 def _read_cycles(periods: torch.Tensor, index: torch.Tensor, frac: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
