@@ -56,10 +56,11 @@ def make_wavetable(
     pitches_hz = wave_pitches_hz(n_pitches)[pitches]
     table = torch.empty(len(chosen), n_samples, dtype=torch.float32)
     if kind == "band-limited":
-        periods = band_limited_cycles(pitches_hz, sample_rate)
-        # a few pitches at a time: their read-out positions are 12 bytes a sample each
+        # a few pitches at a time: their periods' spectra are 16 bytes a point and their
+        # read-out positions 12 bytes a sample each
         for first in range(0, len(pitches), PITCH_CHUNK):
             count = min(PITCH_CHUNK, len(pitches) - first)
+            periods = band_limited_cycles(pitches_hz[first : first + count], sample_rate)
             index, frac = _cycle_positions(pitches_hz[first : first + count], t_s, periods.shape[-1])
             for shape in range(len(SHAPES)):
                 picked = torch.nonzero((wave_pitch >= first) & (wave_pitch < first + count) & (shape_index == shape))[:, 0]
@@ -67,7 +68,7 @@ def make_wavetable(
                     local = wave_pitch[picked] - first
                     # when every pitch of the chunk is wanted in order, no rows need copying
                     rows = slice(None) if torch.equal(local, torch.arange(count)) else local
-                    waves = (periods[shape, first : first + count][rows], index[rows], frac[rows])
+                    waves = (periods[shape][rows], index[rows], frac[rows])
                     span = table[int(picked[0]) : int(picked[-1]) + 1]
                     if len(span) == len(picked):  # picked ascends: a run of rows, written in place
                         _read_cycles(*waves, out=span)
