@@ -4,7 +4,8 @@ Same maths as `audiosplat.reference`, rearranged where it is linear:
 - each event's noise is fixed by its seed, so its spectrum is computed once;
 - filters and convolutions have hand-written backward passes with real FFTs only
   (`spectral_ops`), and the two resonances share one transform of the excitation;
-- the onset is an index shift with a closed-form gradient (`onset.delay_by_bits`);
+- the onset is an index shift with a closed-form gradient (`onset.delay_by_bits`), and
+  events are made only over the samples that reach the clip (`render_placed`);
 - reverb is linear and the clip is a sum, so events are mixed per room first and
   convolved once per room (R convolutions instead of E).
 """
