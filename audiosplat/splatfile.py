@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
-from h5py import h5d, h5i, h5l, h5o
+from h5py import h5d, h5g, h5l, h5o, h5s
 import numpy as np
 import torch
 
@@ -316,8 +316,17 @@ def _read_optimizer(f: h5py.File, shapes: dict[str, tuple[int, ...]], fail) -> d
 
 def _refuse_links(f: h5py.File, fail) -> None:
     """Only hard links: a soft or external link could point anywhere, other files included."""
-    # the low-level visit: h5py's visititems_links opens every link's target to describe it
-    found = f.id.links.visit(lambda name, info: name if info.type != h5l.TYPE_HARD else None, info=True)
+    def not_hard(name: bytes, info) -> bytes | None:
+        """The link's name if it is not a hard link (that stops the visit)."""
+        if info.type != h5l.TYPE_HARD:
+            return name
+        # its target is described too (its whole header read), as visititems_links did
+        # for the groups on each path: a damaged object fails here, read or not
+        h5o.get_info(f.id, name)
+        return None
+
+    # the low-level visit: visititems_links makes a Python link object of each, ten times the cost
+    found = f.id.links.visit(not_hard, info=True)
     if found is not None:
         raise fail(f"/{_text(found)} is a soft or external link; .splat files may hold only plain groups and datasets")
 
@@ -409,17 +418,21 @@ def _check_controls(c: EventControls, fail) -> None:
             raise fail(f"/events/{name} must lie in (0, 1]")
 
 
-def _member(parent: h5py.Group, name: str) -> h5py.Group | h5py.Dataset | None:
-    """The group or dataset at `name` under `parent`, or None. `parent.get` would do, but
-    it asks the file for its mode on every call, which is most of what it costs."""
+def _open(parent: h5py.Group, name: str) -> h5py.h5o.ObjectID | None:
+    """h5py's low-level object at `name` under `parent`, or None. `parent.get` would do,
+    but it asks the file for its mode on every call, which is most of what it costs."""
     try:
-        member = h5o.open(parent.id, name.encode("utf-8"))
+        return h5o.open(parent.id, name.encode("utf-8"))
     except KeyError:
         return None
-    kind = h5i.get_type(member)
-    if kind == h5i.GROUP:
+
+
+def _member(parent: h5py.Group, name: str) -> h5py.Group | h5py.Dataset | None:
+    """The group or dataset at `name` under `parent`, or None."""
+    member = _open(parent, name)
+    if isinstance(member, h5g.GroupID):
         return h5py.Group(member)
-    return h5py.Dataset(member, readonly=True) if kind == h5i.DATASET else None
+    return h5py.Dataset(member, readonly=True) if isinstance(member, h5d.DatasetID) else None
 
 
 def _group(parent: h5py.Group, name: str, fail) -> h5py.Group:
@@ -431,20 +444,27 @@ def _group(parent: h5py.Group, name: str, fail) -> h5py.Group:
 
 def _array(group: h5py.Group, name: str, shape, kind, fail, finite: bool = True) -> np.ndarray:
     where = f"{group.name.rstrip('/')}/{name}"
-    ds = _member(group, name)
-    if not isinstance(ds, h5py.Dataset):
+    # h5py's low-level calls: its Dataset object costs more than the reading (every
+    # dataset of a .splat is small)
+    ds = _open(group, name)
+    if not isinstance(ds, h5d.DatasetID):
         raise fail(f"missing dataset {where}")
-    creation = ds.id.get_create_plist()
+    creation = ds.get_create_plist()
     if creation.get_layout() == h5d.VIRTUAL or creation.get_external_count() > 0:
         raise fail(f"dataset {where} is a virtual dataset or stored in external files; .splat data must be in the file itself")
     dtype = ds.dtype
     if not np.issubdtype(dtype, kind):
         raise fail(f"dataset {where} has dtype {dtype}, expected {'integers' if kind is np.integer else 'floats'}")
-    if shape is not None and tuple(ds.shape) != tuple(shape):
-        raise fail(f"dataset {where} has shape {tuple(ds.shape)}, expected {tuple(shape)}")
-    if shape is None and ds.size > 10**8:
+    space = ds.get_space()
+    if space.get_simple_extent_type() == h5s.NULL:
+        raise fail(f"dataset {where} holds no data")
+    stored = tuple(space.shape)
+    if shape is not None and stored != tuple(shape):
+        raise fail(f"dataset {where} has shape {stored}, expected {tuple(shape)}")
+    if shape is None and np.prod(stored, dtype=np.float64) > 10**8:
         raise fail(f"dataset {where} is too large")
-    data = ds[()]
+    data = np.empty(stored, dtype=dtype)
+    ds.read(h5s.ALL, h5s.ALL, data)
     if kind is np.floating:
         data = np.asarray(data, dtype=np.float32 if dtype.itemsize <= 4 else np.float64)
         if finite and not np.all(np.isfinite(data)):
