@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from audiosplat.runtime import map_on_threads
+
 PROCEDURAL_BANK = "procedural-v1"
 # RT60 (time to decay by 60 dB) of each procedural room, seconds: booth to hall.
 PROCEDURAL_RT60_S = (0.15, 0.25, 0.4, 0.6, 0.9, 1.3, 1.8, 2.5)
@@ -40,8 +42,8 @@ class RoomBank:
 
 def impulses_sha256(impulses: torch.Tensor) -> str:
     """SHA-256 of the impulses as little-endian float32 bytes, row after row."""
-    data = impulses.detach().cpu().to(torch.float32).contiguous().numpy().astype("<f4")
-    return hashlib.sha256(data.tobytes()).hexdigest()
+    data = np.ascontiguousarray(impulses.detach().cpu().to(torch.float32).numpy(), dtype="<f4")  # a copy only on big-endian machines
+    return hashlib.sha256(data).hexdigest()
 
 
 def procedural_room(rt60_s: float, index: int, n_samples: int, sample_rate: int) -> np.ndarray:
@@ -78,10 +80,15 @@ def _to_float32(impulses: np.ndarray) -> torch.Tensor:
 
 
 def procedural_bank(n_samples: int, sample_rate: int) -> RoomBank:
-    """The shipped bank: one room per entry of PROCEDURAL_RT60_S."""
-    rooms = [procedural_room(rt60, i, n_samples, sample_rate) for i, rt60 in enumerate(PROCEDURAL_RT60_S)]
+    """The shipped bank: one room per entry of PROCEDURAL_RT60_S.
+
+    The rooms are made on torch's threads, each drawing from its own generator."""
+    def room(index: int) -> torch.Tensor:
+        return _to_float32(procedural_room(PROCEDURAL_RT60_S[index], index, n_samples, sample_rate))
+
+    rooms = map_on_threads(room, range(len(PROCEDURAL_RT60_S)))
     names = tuple(f"rt60-{rt60:.2f}s" for rt60 in PROCEDURAL_RT60_S)
-    return RoomBank(PROCEDURAL_BANK, names, _to_float32(np.stack(rooms)), embedded=False)
+    return RoomBank(PROCEDURAL_BANK, names, torch.stack(rooms), embedded=False)
 
 
 def user_bank(room_names: list[str], impulses: torch.Tensor) -> RoomBank:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
@@ -36,3 +40,15 @@ def configure_for_fitting() -> None:
     computed which chunk; renders must be identical every time.
     """
     keep_freed_memory()
+
+
+def map_on_threads(fn: Callable, items: Iterable) -> list:
+    """[fn(item) for item in items], on as many threads as torch uses. For independent
+    items whose work lets go of the GIL (numpy's and torch's kernels do); the results are
+    the same as one thread's."""
+    items = list(items)
+    workers = max(1, min(len(items), torch.get_num_threads()))
+    if workers == 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))

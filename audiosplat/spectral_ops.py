@@ -20,8 +20,7 @@ def _hermitian_weights(n: int, device, dtype) -> torch.Tensor:
 
 class _ZeroPhaseFilter(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, signal, gains, spectrum):
-        n = signal.shape[-1]
+    def forward(ctx, signal, gains, spectrum, n):
         if spectrum is None:
             spectrum = torch.fft.rfft(signal)
         ctx.save_for_backward(spectrum, gains)
@@ -41,7 +40,7 @@ class _ZeroPhaseFilter(torch.autograd.Function):
             weights = _hermitian_weights(n, gains.device, gains.dtype)
             product = grad_spectrum.conj_physical_().mul_(spectrum[:, None, :])  # in place: one (E, J, K) less
             grad_gains = product.real * weights
-        return grad_signal, grad_gains, None
+        return grad_signal, grad_gains, None, None
 
 
 def zero_phase_filter(signal: torch.Tensor, gains: torch.Tensor, spectrum: torch.Tensor | None = None) -> torch.Tensor:
@@ -55,7 +54,13 @@ def zero_phase_filter(signal: torch.Tensor, gains: torch.Tensor, spectrum: torch
     Returns:
         (E, J, N): out[e, j] = irfft(rfft(signal[e]) * gains[e, j]).
     """
-    return _ZeroPhaseFilter.apply(signal, gains, spectrum)
+    return _ZeroPhaseFilter.apply(signal, gains, spectrum, signal.shape[-1])
+
+
+def filter_spectrum(spectrum: torch.Tensor, gains: torch.Tensor, n_samples: int) -> torch.Tensor:
+    """`zero_phase_filter` of constant signals known by their (E, N/2+1) spectrum alone
+    (e.g. fixed noise): (E, J, N), differentiable in the gains."""
+    return _ZeroPhaseFilter.apply(None, gains, spectrum, n_samples)
 
 
 class _CausalConvolution(torch.autograd.Function):

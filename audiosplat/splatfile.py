@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
+from h5py import h5d, h5g, h5l, h5o, h5s
 import numpy as np
 import torch
 
@@ -272,14 +273,14 @@ def _read(f: h5py.File, path: Path) -> Splat:
 
 def _read_labels(f: h5py.File, fail) -> dict[str, np.ndarray] | None:
     """The optional /labels group: one 1-D dataset per LABEL_FIELDS entry, all one length."""
-    g = f.get("labels")
+    g = _member(f, "labels")
     if g is None:
         return None
     if not isinstance(g, h5py.Group):
         raise fail("/labels must be a group")
     labels = {}
     for name, (kind, _, _) in LABEL_FIELDS.items():
-        ds = g.get(name)
+        ds = _member(g, name)
         if not isinstance(ds, h5py.Dataset) or ds.ndim != 1 or ds.shape[0] > MAX_LABELS:
             raise fail(f"/labels/{name} must be a one-dimensional dataset of at most {MAX_LABELS} rows")
         if kind is str:
@@ -298,7 +299,7 @@ def _read_labels(f: h5py.File, fail) -> dict[str, np.ndarray] | None:
 
 def _read_optimizer(f: h5py.File, shapes: dict[str, tuple[int, ...]], fail) -> dict[str, torch.Tensor] | None:
     """The optional /optimizer group: Adam's step and its two moments for every parameter."""
-    g = f.get("optimizer")
+    g = _member(f, "optimizer")
     if g is None:
         return None
     if not isinstance(g, h5py.Group):
@@ -315,15 +316,19 @@ def _read_optimizer(f: h5py.File, shapes: dict[str, tuple[int, ...]], fail) -> d
 
 def _refuse_links(f: h5py.File, fail) -> None:
     """Only hard links: a soft or external link could point anywhere, other files included."""
-    found = []
+    def not_hard(name: bytes, info) -> bytes | None:
+        """The link's name if it is not a hard link (that stops the visit)."""
+        if info.type != h5l.TYPE_HARD:
+            return name
+        # its target is described too (its whole header read), as visititems_links did
+        # for the groups on each path: a damaged object fails here, read or not
+        h5o.get_info(f.id, name)
+        return None
 
-    def visit(name, link):
-        if not isinstance(link, h5py.HardLink) and not found:
-            found.append(name)
-
-    f.visititems_links(visit)
-    if found:
-        raise fail(f"/{found[0]} is a soft or external link; .splat files may hold only plain groups and datasets")
+    # the low-level visit: visititems_links makes a Python link object of each, ten times the cost
+    found = f.id.links.visit(not_hard, info=True)
+    if found is not None:
+        raise fail(f"/{_text(found)} is a soft or external link; .splat files may hold only plain groups and datasets")
 
 
 def _read_config(g: h5py.Group, fail) -> ModelConfig:
@@ -368,7 +373,7 @@ def _read_config(g: h5py.Group, fail) -> ModelConfig:
 def _read_rooms(g: h5py.Group, config: ModelConfig, fail) -> RoomBank:
     bank = _text(g.attrs.get("bank"))
     sha = _text(g.attrs.get("sha256"))
-    names_ds = g.get("names")
+    names_ds = _member(g, "names")
     if not isinstance(names_ds, h5py.Dataset) or names_ds.ndim != 1 or not 1 <= names_ds.shape[0] <= MAX_ROOMS:
         raise fail("/rooms/names is missing or has a bad shape")
     names = tuple(_text(x) for x in names_ds[()])
@@ -392,7 +397,7 @@ def _event_rows(ev: h5py.Group, config: ModelConfig, fail) -> int:
     """Rows of /events: E, or for a file with total_samples as many as it holds (1 ... MAX_EVENT_ROWS)."""
     if config.total_samples is None:
         return config.n_events
-    ds = ev.get("onset_samples")
+    ds = _member(ev, "onset_samples")
     if not isinstance(ds, h5py.Dataset) or ds.ndim != 1 or not 1 <= ds.shape[0] <= MAX_EVENT_ROWS:
         raise fail(f"/events/onset_samples must be a one-dimensional dataset of 1 to {MAX_EVENT_ROWS} rows")
     return int(ds.shape[0])
@@ -413,8 +418,25 @@ def _check_controls(c: EventControls, fail) -> None:
             raise fail(f"/events/{name} must lie in (0, 1]")
 
 
+def _open(parent: h5py.Group, name: str) -> h5py.h5o.ObjectID | None:
+    """h5py's low-level object at `name` under `parent`, or None. `parent.get` would do,
+    but it asks the file for its mode on every call, which is most of what it costs."""
+    try:
+        return h5o.open(parent.id, name.encode("utf-8"))
+    except KeyError:
+        return None
+
+
+def _member(parent: h5py.Group, name: str) -> h5py.Group | h5py.Dataset | None:
+    """The group or dataset at `name` under `parent`, or None."""
+    member = _open(parent, name)
+    if isinstance(member, h5g.GroupID):
+        return h5py.Group(member)
+    return h5py.Dataset(member, readonly=True) if isinstance(member, h5d.DatasetID) else None
+
+
 def _group(parent: h5py.Group, name: str, fail) -> h5py.Group:
-    g = parent.get(name)
+    g = _member(parent, name)
     if not isinstance(g, h5py.Group):
         raise fail(f"missing group /{name}")
     return g
@@ -422,20 +444,29 @@ def _group(parent: h5py.Group, name: str, fail) -> h5py.Group:
 
 def _array(group: h5py.Group, name: str, shape, kind, fail, finite: bool = True) -> np.ndarray:
     where = f"{group.name.rstrip('/')}/{name}"
-    ds = group.get(name)
-    if not isinstance(ds, h5py.Dataset):
+    # h5py's low-level calls: its Dataset object costs more than the reading (every
+    # dataset of a .splat is small)
+    ds = _open(group, name)
+    if not isinstance(ds, h5d.DatasetID):
         raise fail(f"missing dataset {where}")
-    if ds.is_virtual or ds.external:
+    creation = ds.get_create_plist()
+    if creation.get_layout() == h5d.VIRTUAL or creation.get_external_count() > 0:
         raise fail(f"dataset {where} is a virtual dataset or stored in external files; .splat data must be in the file itself")
-    if not np.issubdtype(ds.dtype, kind):
-        raise fail(f"dataset {where} has dtype {ds.dtype}, expected {'integers' if kind is np.integer else 'floats'}")
-    if shape is not None and tuple(ds.shape) != tuple(shape):
-        raise fail(f"dataset {where} has shape {tuple(ds.shape)}, expected {tuple(shape)}")
-    if shape is None and ds.size > 10**8:
+    dtype = ds.dtype
+    if not np.issubdtype(dtype, kind):
+        raise fail(f"dataset {where} has dtype {dtype}, expected {'integers' if kind is np.integer else 'floats'}")
+    space = ds.get_space()
+    if space.get_simple_extent_type() == h5s.NULL:
+        raise fail(f"dataset {where} holds no data")
+    stored = tuple(space.shape)
+    if shape is not None and stored != tuple(shape):
+        raise fail(f"dataset {where} has shape {stored}, expected {tuple(shape)}")
+    if shape is None and np.prod(stored, dtype=np.float64) > 10**8:
         raise fail(f"dataset {where} is too large")
-    data = ds[()]
+    data = np.empty(stored, dtype=dtype)
+    ds.read(h5s.ALL, h5s.ALL, data)
     if kind is np.floating:
-        data = np.asarray(data, dtype=np.float32 if ds.dtype.itemsize <= 4 else np.float64)
+        data = np.asarray(data, dtype=np.float32 if dtype.itemsize <= 4 else np.float64)
         if finite and not np.all(np.isfinite(data)):
             raise fail(f"dataset {where} contains NaN or infinite values")
         if data.dtype != np.float32 and finite:

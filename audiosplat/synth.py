@@ -4,7 +4,8 @@ Same maths as `audiosplat.reference`, rearranged where it is linear:
 - each event's noise is fixed by its seed, so its spectrum is computed once;
 - filters and convolutions have hand-written backward passes with real FFTs only
   (`spectral_ops`), and the two resonances share one transform of the excitation;
-- the onset is an index shift with a closed-form gradient (`onset.delay_by_bits`);
+- the onset is an index shift with a closed-form gradient (`onset.delay_by_bits`), and
+  events are made only over the samples that reach the clip (`render_placed`);
 - reverb is linear and the clip is a sum, so events are mixed per room first and
   convolved once per room (R convolutions instead of E).
 """
@@ -12,6 +13,7 @@ Same maths as `audiosplat.reference`, rearranged where it is linear:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,18 +24,22 @@ from audiosplat.controls import EventControls
 from audiosplat.dsp import EPS_WIDTH, exp_decay, exp_decay_prefix, gauss_window
 from audiosplat.onset import delay_by_bits, delay_by_samples
 from audiosplat.rooms import RoomBank
-from audiosplat.spectral_ops import causal_convolution, gauss_window_fused, zero_phase_filter
+from audiosplat.runtime import map_on_threads
+from audiosplat.spectral_ops import causal_convolution, filter_spectrum, gauss_window_fused, zero_phase_filter
 from audiosplat.wavetable import make_wavetable
 
 
 def event_noise(noise_seeds: torch.Tensor, n_samples: int) -> torch.Tensor:
     """(E,) int64 seeds -> (E, N) float32 noise U(-1, 1), drawn on the CPU so every device
-    renders the same excitation (method.md §9.1)."""
-    rows = []
-    for seed in noise_seeds.tolist():
-        gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        rows.append(torch.rand(n_samples, generator=gen) * 2.0 - 1.0)
-    return torch.stack(rows) if rows else torch.zeros(0, n_samples)
+    renders the same excitation (method.md §9.1). Each event's generator is its own, so the
+    rows are drawn on torch's threads."""
+    noise = torch.empty(len(noise_seeds), n_samples)
+
+    def draw(row: int, seed: int) -> None:
+        torch.rand(n_samples, generator=torch.Generator(device="cpu").manual_seed(seed), out=noise[row])
+
+    map_on_threads(lambda row_seed: draw(*row_seed), enumerate(noise_seeds.tolist()))
+    return noise.mul_(2.0).sub_(1.0)
 
 
 def noise_seeds_for(seed: int, n_events: int) -> torch.Tensor:
@@ -146,6 +152,31 @@ def event_chunks(n_events: int, event_length: int) -> list[slice]:
     return [slice(first, min(first + size, n_events)) for first in range(0, n_events, size)]
 
 
+def onset_chunks(onset_samples: torch.Tensor, n_samples: int, event_length: int) -> list[tuple[torch.Tensor, int]]:
+    """Events grouped by onset for `render_placed`: (E,) int64 onsets -> (rows, samples)
+    per chunk, as many chunks as `event_chunks` makes. Rows (int64) are the chunk's
+    events, earliest first; samples is the most that any of them needs, N - onset + 1 (the
+    clip's part and one more for the shift's gradient), at most L, rounded up to an
+    FFT-friendly length (`fft_length_at_least`)."""
+    order = torch.argsort(onset_samples.cpu(), stable=True)
+    needed = (n_samples + 1 - onset_samples.cpu()).clamp(max=event_length)
+    return [
+        (order[rows].to(onset_samples.device), min(event_length, fft_length_at_least(int(needed[order[rows.start]]))))
+        for rows in event_chunks(len(onset_samples), event_length)
+    ]
+
+
+# Odd factors of the FFT lengths used: MKL's transforms of 2^a times these run as fast per
+# point as powers of two (3^10 * 2 measured twice as slow per point); a length is then at
+# most 25% longer than asked for.
+FFT_ODD_FACTORS = (1, 3, 5, 9, 15)
+
+
+def fft_length_at_least(n: int) -> int:
+    """The smallest 2^a k >= n with k in FFT_ODD_FACTORS (then twice it is one too)."""
+    return min(k << max(0, math.ceil(math.log2(n / k))) for k in FFT_ODD_FACTORS)
+
+
 def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     """Each event in its own time (before the onset delay and the reverb): (E, L).
 
@@ -159,27 +190,27 @@ def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     resonance = controls.resonance @ assets.waves  # (E, L)
     rows = event_chunks(len(resonance), assets.config.event_length)
     if len(rows) == 1:
-        return chunk_signals(controls, assets.noise, assets.noise_spectrum, resonance, assets.config)
-    return torch.cat([
-        chunk_signals(controls.select(r), assets.noise[r], assets.noise_spectrum[r], resonance[r], assets.config) for r in rows
-    ])
+        return chunk_signals(controls, assets.noise_spectrum, resonance, assets.config)
+    return torch.cat([chunk_signals(controls.select(r), assets.noise_spectrum[r], resonance[r], assets.config) for r in rows])
 
 
 def chunk_signals(
-    controls: EventControls, noise: torch.Tensor, noise_spectrum: torch.Tensor, resonance: torch.Tensor, cfg: ModelConfig
+    controls: EventControls, noise_spectrum: torch.Tensor, resonance: torch.Tensor, cfg: ModelConfig, n_used: int | None = None
 ) -> torch.Tensor:
-    """`event_signals` of some events, given their noise (E, L), its spectrum (E, L/2+1)
-    and their mix of waves (E, L)."""
+    """`event_signals` of some events, given the spectrum of their noise (E, L/2+1) and
+    their mix of waves (E, L): (E, L), or its first `n_used` samples (E, n_used). The
+    filters stay circular over L; only what follows them is made over n_used samples."""
     n, length, sr = cfg.n_samples, cfg.event_length, cfg.sample_rate
+    n_used = length if n_used is None else n_used
     noise_gain = unit_band(controls.noise_centre_hz, controls.noise_width_hz, sr, length)
-    excitation = zero_phase_filter(noise, noise_gain[:, None, :], noise_spectrum)[:, 0]
-    positioned = excitation * fused_envelope(controls.envelope_centre_s, controls.envelope_width_s, sr, n, length)
+    excitation = filter_spectrum(noise_spectrum, noise_gain[:, None, :], length)[:, 0, :n_used]
+    positioned = excitation * fused_envelope(controls.envelope_centre_s, controls.envelope_width_s, sr, n, n_used)
 
     zero = torch.zeros_like(controls.resonance_cutoff_hz)
     lowpass_gain = unit_band(zero, controls.resonance_cutoff_hz, sr, length)  # (E, 2, L/2+1)
-    lowpassed = zero_phase_filter(resonance, lowpass_gain)  # (E, 2, L)
-    amplitude = decay_curve(controls.decay_per_frame, cfg.n_frames, n, length)
-    crossfade = decay_curve(controls.crossfade_per_frame, cfg.n_frames, n, length)
+    lowpassed = zero_phase_filter(resonance, lowpass_gain)[..., :n_used]  # (E, 2, n_used)
+    amplitude = decay_curve(controls.decay_per_frame, cfg.n_frames, n, n_used)
+    crossfade = decay_curve(controls.crossfade_per_frame, cfg.n_frames, n, n_used)
     # Both resonances share the excitation's spectrum: one batched convolution.
     # unbind, not two index selects: the backward pass then stacks the two gradients once
     # instead of summing two zero-padded (E, 2, L) copies.
@@ -194,10 +225,39 @@ def chunk_signals(
 
 
 def render_placed(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
-    """Events delayed to their onsets, before the reverb: (E, N)."""
-    signals = event_signals(controls, assets)
+    """Events delayed to their onsets, before the reverb: (E, N).
+
+    An event's samples past N - onset fall off the clip, so where no gradient reads them
+    (a render; the continuous onset's shift gradient reads one sample past), events are
+    made over their first N - onset + 1 samples only (`onset_chunks`): the same clip, and
+    on average half the work of the 2L-point convolutions. The onset bits' gradient reads
+    the signal at other onsets, so a model that learns them makes whole events."""
+    n, length = assets.config.n_samples, assets.config.event_length
+    learns_bits = controls.onset_continuous is None and controls.onset_bits.requires_grad
+    chunks = [] if learns_bits else onset_chunks(placed_onsets(controls), n, length)
+    if all(n_used == length for _, n_used in chunks):  # nothing to save: all events whole
+        return _place(event_signals(controls, assets), controls, n)
+    order = torch.cat([rows for rows, _ in chunks])
+    # all events' waves at once as in `event_signals`, in chunk order: a chunk's are a slice
+    resonance = controls.resonance[order] @ assets.waves  # (E, L)
+    placed, first = [], 0
+    for rows, n_used in chunks:
+        events, mine = controls.select(rows), slice(first, first + len(rows))
+        signals = chunk_signals(events, assets.noise_spectrum[rows], resonance[mine], assets.config, n_used)
+        placed.append(_place(signals, events, n))
+        first += len(rows)
+    return torch.cat(placed)[torch.argsort(order)]
+
+
+def placed_onsets(controls: EventControls) -> torch.Tensor:
+    """(E,) int64 sample each event starts at: its continuous onset rounded, if it has one."""
+    return controls.onset_samples if controls.onset_continuous is None else controls.onset_continuous.detach().round().long()
+
+
+def _place(signals: torch.Tensor, controls: EventControls, n_samples: int) -> torch.Tensor:
+    """Events (E, L') delayed to their onsets, continuous ones if set: (E, N)."""
     if controls.onset_continuous is not None:
-        return delay_by_samples(signals, controls.onset_continuous, assets.config.n_samples)
+        return delay_by_samples(signals, controls.onset_continuous, n_samples)
     return delay_by_bits(signals, controls.onset_bits)
 
 

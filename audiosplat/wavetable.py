@@ -56,13 +56,24 @@ def make_wavetable(
     pitches_hz = wave_pitches_hz(n_pitches)[pitches]
     table = torch.empty(len(chosen), n_samples, dtype=torch.float32)
     if kind == "band-limited":
-        periods = band_limited_cycles(pitches_hz, sample_rate)
-        # a few pitches at a time: reading them out needs ~20 bytes a sample of each
+        # a few pitches at a time: their periods' spectra are 16 bytes a point and their
+        # read-out positions 12 bytes a sample each
         for first in range(0, len(pitches), PITCH_CHUNK):
             count = min(PITCH_CHUNK, len(pitches) - first)
-            waves = _read_cycles(periods[:, first : first + count], pitches_hz[first : first + count, None] * t_s[None, :])
-            picked = torch.nonzero((wave_pitch >= first) & (wave_pitch < first + count))[:, 0]
-            table[picked] = waves[shape_index[picked] * count + wave_pitch[picked] - first]  # waves are shape-major
+            periods = band_limited_cycles(pitches_hz[first : first + count], sample_rate)
+            index, frac = _cycle_positions(pitches_hz[first : first + count], t_s, periods.shape[-1])
+            for shape in range(len(SHAPES)):
+                picked = torch.nonzero((wave_pitch >= first) & (wave_pitch < first + count) & (shape_index == shape))[:, 0]
+                if len(picked):
+                    local = wave_pitch[picked] - first
+                    # when every pitch of the chunk is wanted in order, no rows need copying
+                    rows = slice(None) if torch.equal(local, torch.arange(count)) else local
+                    waves = (periods[shape][rows], index[rows], frac[rows])
+                    span = table[int(picked[0]) : int(picked[-1]) + 1]
+                    if len(span) == len(picked):  # picked ascends: a run of rows, written in place
+                        _read_cycles(*waves, out=span)
+                    else:
+                        table[picked] = _read_cycles(*waves)
         return table
     phase = torch.remainder(pitches_hz[:, None] * t_s[None, :], 1.0).to(torch.float32)
     for shape in range(len(SHAPES)):
@@ -94,7 +105,9 @@ def band_limited_cycles(pitches_hz: torch.Tensor, sample_rate: int, n_points: in
     Returns:
         (4, P, n_points) float32, one period sampled at phases k / n_points.
     """
-    h = torch.arange(n_points // 2 + 1, dtype=torch.float64)
+    # only the bins up to the lowest pitch's last harmonic below Nyquist are made
+    n_bins = min(n_points // 2 + 1, int(sample_rate / 2.0 / float(pitches_hz.min())) + 1) if len(pitches_hz) else 1
+    h = torch.arange(n_bins, dtype=torch.float64)
     odd = torch.remainder(h, 2) == 1
     safe_h = h.clamp_min(1.0)
     sine_terms = torch.stack([
@@ -106,24 +119,32 @@ def band_limited_cycles(pitches_hz: torch.Tensor, sample_rate: int, n_points: in
     sine_terms[:, 0] = 0.0
     below_nyquist = h[None, :] * pitches_hz[:, None] < sample_rate / 2.0  # (P, H)
     amplitudes = sine_terms[:, None, :] * below_nyquist[None]
-    # irfft of -i b n/2 at bin h is b sin(2 pi h k / n)
-    spectrum = torch.complex(torch.zeros_like(amplitudes), -amplitudes * n_points / 2.0)
+    # irfft of -i b n/2 at bin h is b sin(2 pi h k / n); the bins above n_bins are zeros,
+    # written out: irfft pads a shorter spectrum, but by a slower path than the transform
+    spectrum = torch.zeros(*amplitudes.shape[:-1], n_points // 2 + 1, dtype=torch.complex128)
+    torch.view_as_real(spectrum)[..., :n_bins, 1] = amplitudes.mul_(-n_points / 2.0)
     return torch.fft.irfft(spectrum, n=n_points).float()
 
 
-def _read_cycles(periods: torch.Tensor, cycles: torch.Tensor) -> torch.Tensor:
-    """Waves read from one period each, by linear interpolation at the given phases.
-    (S, P, n_points) periods, (P, N) float64 cycles -> (S * P, N) float32."""
-    n_shapes, n_pitches, n_points = periods.shape
-    position = torch.remainder(cycles, 1.0).mul_(n_points)
-    index = position.floor()
-    frac = position.sub_(index).float()
-    # one gather serves every shape: the S values of a point sit side by side
-    rows = torch.arange(n_pitches)[:, None] * (n_points + 1)
-    flat = index.long().add_(rows)
-    wrapped = torch.cat([periods, periods[..., :1]], dim=-1).permute(1, 2, 0).reshape(-1, n_shapes)  # ((P * (n+1)), S)
-    below, above = wrapped[flat], wrapped[flat + 1]  # (P, N, S)
-    return below.lerp_(above, frac[..., None]).permute(2, 0, 1).reshape(n_shapes * n_pitches, -1)
+def _cycle_positions(pitches_hz: torch.Tensor, t_s: torch.Tensor, n_points: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where waves read their periods of `n_points` (a power of two): at (f t mod 1) n.
+    (P,) pitches and (N,) times, float64 -> the point below (P, N) int64 and the fraction of
+    the way to the next (P, N) float32.
+
+    Computed as f (t n) - floor(f (t n)), point below mod n: scaling by a power of two and
+    taking the whole part off are exact in floating point, so these are the same bits as
+    f t mod 1 scaled, without a float remainder (a slow kernel)."""
+    points = pitches_hz[:, None] * (t_s * n_points)[None, :]
+    below = points.floor()
+    return below.long().remainder_(n_points), points.sub_(below).float()
+
+
+def _read_cycles(periods: torch.Tensor, index: torch.Tensor, frac: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Waves read from one period each by linear interpolation, at the points and fractions
+    of `_cycle_positions`. (K, n_points) periods, (K, N) index and frac -> (K, N) float32,
+    written into `out` if given."""
+    wrapped = torch.cat([periods, periods[:, :1]], dim=-1)  # (K, n_points + 1): the point after the last is the first
+    return torch.gather(wrapped, 1, index, out=out).lerp_(wrapped[:, 1:].gather(1, index), frac)
 
 
 def wave_pitch_hz(wave_index: torch.Tensor, n_pitches: int) -> torch.Tensor:

@@ -6,9 +6,12 @@
 
 Times, on the machine at hand, every batched FFT and matrix product that one exact fit step
 of the fast synth performs (forward and backward, at N = 65536, E = 64, W = 512), each
-alone and as a median of repeats, and adds them up. Nothing else a step does (elementwise
-work, the loss, Adam) is counted, so a step cannot be faster than this sum without
-changing the maths (or the FFT library). With --render, the transforms and product of a
+alone and as a median of repeats, and adds them up. Events are made over the samples that
+reach the clip (`synth.onset_chunks`), so the convolutions' lengths depend on the onsets:
+counted here for onsets evenly spread over the clip; --whole-events counts a step of the
+seed model, whose events are made whole (2N-point convolutions). Nothing else a step does
+(elementwise work, the loss, Adam) is counted, so a step cannot be faster than this sum
+without changing the maths (or the FFT library). With --render, the transforms and product of a
 render (the forward pass alone, over event buffers of --event-samples, with the reverb's),
 and the render's floor in times real time. Prints one JSON line per operation and a total.
 """
@@ -20,35 +23,50 @@ import statistics
 
 import torch
 
+from audiosplat.synth import onset_chunks
 from benchmarks.common import emit, log, time_repeats
 
 
 Op = tuple[str, str, tuple[int, ...], int]
 
 
-def forward_events(e: int, length: int, w: int) -> list[Op]:
+def spans(e: int, n: int, length: int, whole: bool) -> list[tuple[int, int]]:
+    """(events, samples) of each chunk the convolutions run over: events whose onsets are
+    evenly spread over the clip, grouped as `synth.onset_chunks` groups them (each made over
+    the samples that reach the clip); with `whole`, all E over L (the seed model's fit)."""
+    if whole:
+        return [(e, length)]
+    return [(len(rows), used) for rows, used in onset_chunks(torch.arange(e) * n // e, n, length)]
+
+
+def forward_events(e: int, length: int, w: int, chunks: list[tuple[int, int]]) -> list[Op]:
     """(what, kind, input shape, FFT length) of each transform and product that makes E
-    events over buffers of `length` samples; kind is rfft, irfft or matmul (then the shape
-    is (rows, inner, cols))."""
-    k, k2 = length // 2 + 1, length + 1
+    events over buffers of `length` samples, the convolutions chunk by chunk over 2M for
+    the (events, M samples) `chunks`; kind is rfft, irfft or matmul (then the shape is
+    (rows, inner, cols))."""
+    k = length // 2 + 1
     return [
         ("noise band-pass (irfft)", "irfft", (e, 1, k), length),
         ("resonance spectrum (rfft)", "rfft", (e, length), length),
         ("two resonance low-passes (irfft)", "irfft", (e, 2, k), length),
-        ("excitation spectrum, 2L (rfft)", "rfft", (e, length), 2 * length),
-        ("two kernel spectra, 2L (rfft)", "rfft", (e, 2, length), 2 * length),
-        ("two convolutions, 2L (irfft)", "irfft", (e, 2, k2), 2 * length),
+        *[op for c, m in chunks for op in (
+            ("excitation spectrum, 2M (rfft)", "rfft", (c, m), 2 * m),
+            ("two kernel spectra, 2M (rfft)", "rfft", (c, 2, m), 2 * m),
+            ("two convolutions, 2M (irfft)", "irfft", (c, 2, m + 1), 2 * m),
+        )],
         ("wavetable product", "matmul", (e, w, length), 0),
     ]
 
 
-def inventory(e: int, n: int, w: int) -> list[Op]:
+def inventory(e: int, n: int, w: int, chunks: list[tuple[int, int]]) -> list[Op]:
     """`forward_events` over the whole clip (L = N), then the backward pass: one exact step."""
-    k, k2 = n // 2 + 1, n + 1
-    return forward_events(e, n, w) + [
-        ("backward: output gradients, 2L (rfft)", "rfft", (e, 2, n), 2 * n),
-        ("backward: excitation gradient, 2L (irfft)", "irfft", (e, k2), 2 * n),
-        ("backward: kernel gradients, 2L (irfft)", "irfft", (e, 2, k2), 2 * n),
+    k = n // 2 + 1
+    return forward_events(e, n, w, chunks) + [
+        *[op for c, m in chunks for op in (
+            ("backward: output gradients, 2M (rfft)", "rfft", (c, 2, m), 2 * m),
+            ("backward: excitation gradient, 2M (irfft)", "irfft", (c, m + 1), 2 * m),
+            ("backward: kernel gradients, 2M (irfft)", "irfft", (c, 2, m + 1), 2 * m),
+        )],
         ("backward: low-pass gradients (rfft)", "rfft", (e, 2, n), n),
         ("backward: resonance gradient (irfft)", "irfft", (e, k), n),
         ("backward: noise-gain gradient (rfft)", "rfft", (e, n), n),
@@ -56,10 +74,10 @@ def inventory(e: int, n: int, w: int) -> list[Op]:
     ]
 
 
-def render_inventory(e: int, n: int, length: int, w: int, rooms: int) -> list[Op]:
+def render_inventory(e: int, n: int, length: int, w: int, rooms: int, chunks: list[tuple[int, int]]) -> list[Op]:
     """A render: `forward_events` over buffers of `length` samples, then the reverb of the R
     room mixes over the clip of N."""
-    return forward_events(e, length, w) + [
+    return forward_events(e, length, w, chunks) + [
         ("room mixes, 2N (rfft)", "rfft", (rooms, n), 2 * n),
         ("reverb, 2N (irfft)", "irfft", (1, n + 1), 2 * n),
     ]
@@ -75,15 +93,17 @@ def main() -> None:
     parser.add_argument("--render", action="store_true", help="the forward pass of a render instead of a fit step")
     parser.add_argument("--event-samples", type=int, default=None, help="event buffer L of the render (default N)")
     parser.add_argument("--rooms", type=int, default=8)
+    parser.add_argument("--whole-events", action="store_true", help="a step of the seed model, which makes events whole (2N convolutions)")
     parser.add_argument("--sample-rate", type=int, default=22050)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     total = 0.0
     buffer = args.event_samples or args.samples
+    chunks = spans(args.events, args.samples, buffer, args.whole_events and not args.render)
     ops = (
-        render_inventory(args.events, args.samples, buffer, args.waves, args.rooms)
-        if args.render else inventory(args.events, args.samples, args.waves)
+        render_inventory(args.events, args.samples, buffer, args.waves, args.rooms, chunks)
+        if args.render else inventory(args.events, args.samples, args.waves, chunks)
     )
     for what, kind, shape, length in ops:
         if kind == "matmul":

@@ -6,18 +6,22 @@
 Times a fit step on three paths: the slow reference (method.md transcribed), the fast
 exact synth, and the fast synth with the opt-in short event buffers (N / 8 samples by
 default, --short), then `render_splat` of a file fitted exactly and of one fitted with the
-short buffers. Each measurement runs in its own process (so peak RSS is its own), with
-torch on the number of threads given (2 by default, as on the CI machine). Prints one JSON
-line per figure and, last, one with the ratios measured in this run.
+short buffers, with the medians of its stages (reading the file, building the synth's
+assets, synthesising; --renders-only times the renders alone). Each measurement runs in
+its own process (so peak RSS is its own), with torch on the number of threads given (2 by
+default, as on the CI machine). Prints one JSON line per figure and, last, one with the
+ratios measured in this run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from benchmarks.common import MOZART, ROOT, emit, log, peak_rss_mib, summary, time_repeats
@@ -49,6 +53,7 @@ def _worker_render(args) -> dict:
 
     from audiosplat.api import render_splat
     from audiosplat.splatfile import read_splat
+    from audiosplat.synth import SynthAssets, render_clips, used_waves
 
     torch.set_num_threads(args.threads)
     splat_path = Path(args.splat)
@@ -56,10 +61,24 @@ def _worker_render(args) -> dict:
     def render() -> None:
         render_splat(read_splat(splat_path), device=args.device)
 
+    def stages() -> dict[str, float]:
+        """Seconds of the render's stages, as `render_splat` runs them for a file of one window."""
+        start = time.perf_counter()
+        splat = read_splat(splat_path)
+        read = time.perf_counter()
+        with torch.inference_mode():
+            controls, rows = used_waves(splat.controls)
+            assets = SynthAssets.build(splat.config, splat.noise_seeds, splat.rooms, args.device, rows)
+            built = time.perf_counter()
+            render_clips(controls.map(lambda t: t.to(args.device)), assets).cpu()
+        return {"read_s": read - start, "assets_s": built - read, "synth_s": time.perf_counter() - built}
+
     times = time_repeats(render, args.repeats, warmup=1)
+    breakdown = [stages() for _ in range(args.repeats)]
     duration_s = read_splat(splat_path).config.duration_s
     result = summary(times)
-    return {"figure": "render", **result, "x_real_time": duration_s / result["median_s"], "peak_rss_mib": peak_rss_mib()}
+    return {"figure": "render", **result, "x_real_time": duration_s / result["median_s"], "peak_rss_mib": peak_rss_mib(),
+            **{stage: statistics.median(b[stage] for b in breakdown) for stage in breakdown[0]}}
 
 
 def _spawn(worker: str, args, **extra) -> dict:
@@ -82,6 +101,7 @@ def main() -> None:
     parser.add_argument("--splat", help=argparse.SUPPRESS)
     parser.add_argument("--event-samples", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--short", type=int, default=8, help="the short event buffer is N / SHORT samples")
+    parser.add_argument("--renders-only", action="store_true", help="time the two renders only, not the fit steps")
     args = parser.parse_args()
 
     if args.worker:
@@ -97,14 +117,11 @@ def main() -> None:
 
     sizes = {"samples": args.samples, "events": args.events, "threads": args.threads, "device": args.device}
     steps = {}
-    for path in PATHS:
-        log(f"timing {args.repeats} fit steps on the {path} path ...")
-        steps[path] = _spawn("fit-step", args, path=path)
-        emit({**steps[path], **sizes})
     short = args.samples // args.short
-    log(f"timing {args.repeats} fit steps on the fast path with {short}-sample event buffers ...")
-    steps["short"] = _spawn("fit-step", args, path="fast", **{"event-samples": short})
-    emit({**steps["short"], **sizes})
+    for path, buffer in (("reference", None), ("fast", None), ("short", short)) if not args.renders_only else ():
+        log(f"timing {args.repeats} fit steps on the {path} path ...")
+        steps[path] = _spawn("fit-step", args, path="fast" if path == "short" else path, **({"event-samples": buffer} if buffer else {}))
+        emit({**steps[path], **sizes})
     renders = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, buffer in (("exact", args.samples), ("short", short)):
@@ -116,16 +133,19 @@ def main() -> None:
             log(f"timing the render of a file with {buffer}-sample event buffers ...")
             renders[name] = _spawn("render", args, splat=splat)
             emit({**renders[name], "event_samples": buffer, **sizes})
-    emit({
-        "figure": "ratios", **sizes,
-        "fit_step_speedup": steps["reference"]["median_s"] / steps["fast"]["median_s"],
-        "fit_step_speedup_short_buffers": steps["reference"]["median_s"] / steps["short"]["median_s"],
-        "short_event_samples": short,
-        "peak_rss_ratio": steps["fast"]["peak_rss_mib"] / steps["reference"]["peak_rss_mib"],
-        "peak_rss_mib_fast": steps["fast"]["peak_rss_mib"],
+    ratios = {
+        "figure": "ratios", **sizes, "short_event_samples": short,
         "render_x_real_time": renders["exact"]["x_real_time"],
         "render_x_real_time_short_buffers": renders["short"]["x_real_time"],
-    })
+    }
+    if steps:
+        ratios.update({
+            "fit_step_speedup": steps["reference"]["median_s"] / steps["fast"]["median_s"],
+            "fit_step_speedup_short_buffers": steps["reference"]["median_s"] / steps["short"]["median_s"],
+            "peak_rss_ratio": steps["fast"]["peak_rss_mib"] / steps["reference"]["peak_rss_mib"],
+            "peak_rss_mib_fast": steps["fast"]["peak_rss_mib"],
+        })
+    emit(ratios)
 
 
 if __name__ == "__main__":
