@@ -256,13 +256,13 @@ def test_balanced_loss_hears_a_missing_quiet_high_band():
 def test_balanced_loss_bounds_the_weight_of_an_empty_band():
     """A source with nothing above 2 kHz: its top bands' weights stay within
     BALANCE_FLOOR^-BALANCE of the loudest band's, so a faint leak there (74 dB below the
-    tone) costs less than a tenth of the tone being 1 dB off."""
+    tone) costs less than a quarter of the tone being 1 dB off."""
     n = 16384
     tone = 0.5 * torch.sin(2 * math.pi * 220.0 * torch.arange(n) / SR)
     weights = torch.stack(MultibandBalancedLoss(tone).weights)
     assert float(weights.max() / weights.min()) <= BALANCE_FLOOR**-BALANCE * (1 + 1e-5)
     leak = tone + 1e-4 * torch.sin(2 * math.pi * 8000.0 * torch.arange(n) / SR)
-    assert float(MultibandBalancedLoss(tone)(leak)) < 0.1 * float(MultibandBalancedLoss(tone)(10 ** (-1 / 20) * tone))
+    assert float(MultibandBalancedLoss(tone)(leak)) < 0.25 * float(MultibandBalancedLoss(tone)(10 ** (-1 / 20) * tone))
 
 
 def test_balanced_loss_per_clip(target):
