@@ -50,5 +50,13 @@ def map_on_threads(fn: Callable, items: Iterable) -> list:
     workers = max(1, min(len(items), torch.get_num_threads()))
     if workers == 1:
         return [fn(item) for item in items]
+    # torch's grad and inference modes are per thread: the workers take the caller's, so
+    # that they may write into tensors the caller made under torch.inference_mode
+    inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+
+    def in_callers_mode(item):
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            return fn(item)
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, items))
+        return list(pool.map(in_callers_mode, items))

@@ -480,3 +480,20 @@ def test_render_with_the_used_waves_only_equals_the_render_with_all(fixture, req
     assert _max_rel_to_peak(fast, plain) <= 1e-4
     _, rows = used_waves(splat.controls)
     assert 0 < len(rows) <= splat.config.n_waves
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_event_noise_on_threads_under_inference_mode_is_the_one_thread_noise(threads):
+    """The rows are drawn on torch's threads, which take the caller's inference mode (a
+    render runs under it); every thread count draws the same bits."""
+    seeds = noise_seeds_for(4, 6)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = event_noise(seeds, 4096)
+        torch.set_num_threads(threads)
+        with torch.inference_mode():
+            drawn = event_noise(seeds, 4096)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(drawn, alone)
