@@ -26,7 +26,6 @@ from audiosplat.model import EventModel
 from audiosplat.rooms import RoomBank
 from audiosplat.synth import SynthAssets, noise_seeds_for, render_clips
 
-LOSSES = LOSS_NAMES
 DEFAULT_LR = {"seed": 1e-3, "direct": 1e-2}
 # the seed model keeps method.md's loss; the direct model fits the quiet bands too
 DEFAULT_LOSS = {"seed": "multiband", "direct": "multiband-balanced"}
@@ -56,8 +55,8 @@ class FitConfig:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"learning rate must be a positive number, got {self.lr}")
-        if self.loss is not None and self.loss not in LOSSES:
-            raise ValueError(f"unknown loss '{self.loss}' (choose {' or '.join(LOSSES)})")
+        if self.loss is not None and self.loss not in LOSS_NAMES:
+            raise ValueError(f"unknown loss '{self.loss}' (choose {' or '.join(LOSS_NAMES)})")
 
     def learning_rate(self, model: str) -> float:
         return DEFAULT_LR[model] if self.lr is None else self.lr

@@ -31,7 +31,8 @@ from rich.table import Table
 from audiosplat.api import fit_audio_files, render_splat
 from audiosplat.audio import load_clip
 from audiosplat.config import MODELS, WAVE_KINDS, ModelConfig
-from audiosplat.fit import LOSSES, FitConfig
+from audiosplat.fit import FitConfig
+from audiosplat.loss import LOSS_NAMES
 from audiosplat.metrics import quality
 from audiosplat.runtime import configure_for_fitting
 from audiosplat.splatfile import Splat
@@ -127,7 +128,7 @@ def main() -> None:
     parser.add_argument("--event-samples", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--waves", choices=WAVE_KINDS, default=None, help="wavetable (default: each model's)")
-    parser.add_argument("--loss", choices=LOSSES, default=None, help="the fit's loss (default: FitConfig's)")
+    parser.add_argument("--loss", choices=LOSS_NAMES, default=None, help="the fit's loss (default: the model's)")
     parser.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True, help="score silence, vocoder and oracle too")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--keep", type=Path, help="keep each fit's .splat in this folder (to render, inspect or plot later)")
