@@ -30,6 +30,13 @@ def _report(path):
     return {r["input"]: r for r in map(json.loads, path.read_text().splitlines())}
 
 
+# One thread per worker against two in the parent: the order of sums differs, and Adam turns
+# the round-off of a near-zero gradient into a step of up to its rate (0.01-0.05); the
+# balanced loss's large weights on quiet bands make that round-off larger. Measured after 2
+# steps: up to 1e-3 between thread counts, ~10 between seeds.
+THREADS_TOLERANCE = {"rtol": 1e-3, "atol": 1e-2}
+
+
 def test_a_folder_is_fitted_into_a_mirrored_tree(tmp_path):
     src, out = _tree(tmp_path), tmp_path / "out"
     result = _run("fit", src, "-o", out, *SMALL_FIT)
@@ -116,7 +123,7 @@ def test_jobs_2_writes_what_jobs_1_writes(tmp_path):
         np.testing.assert_allclose(b.loss_history, a.loss_history, rtol=1e-4)
         assert a.parameters.keys() == b.parameters.keys()
         for key in a.parameters:
-            np.testing.assert_allclose(b.parameters[key].numpy(), a.parameters[key].numpy(), rtol=1e-3, atol=1e-5)
+            np.testing.assert_allclose(b.parameters[key].numpy(), a.parameters[key].numpy(), **THREADS_TOLERANCE)
     assert [r["status"] for r in _report(tmp_path / "r.jsonl").values()] == ["done", "done"]
 
 

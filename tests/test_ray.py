@@ -17,6 +17,7 @@ import pytest
 from audiosplat.splatfile import read_splat
 from conftest import GUITAR, PIANO, ROOT
 from test_cli import SMALL_FIT, _run
+from test_pipelines import THREADS_TOLERANCE
 
 
 def _cli(*args, cwd, pythonpath=str(ROOT)):
@@ -47,7 +48,7 @@ def test_a_local_ray_cluster_writes_what_jobs_1_writes_and_resumes(tmp_path):
         a, b = read_splat(one / name), read_splat(spread / name)
         np.testing.assert_allclose(b.loss_history, a.loss_history, rtol=1e-5)
         for key in a.parameters:
-            np.testing.assert_allclose(b.parameters[key].numpy(), a.parameters[key].numpy(), rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(b.parameters[key].numpy(), a.parameters[key].numpy(), **THREADS_TOLERANCE)
 
     (spread / "b.splat").unlink()  # as if its node was lost
     (src / "d.wav").write_text("not audio")  # fails alone, on its node
