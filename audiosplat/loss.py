@@ -136,9 +136,10 @@ class MultibandLogLoss(MultibandLoss):
 
     def __call__(self, render: torch.Tensor) -> torch.Tensor:
         total = 0.0
-        for t, t_log, floor, scale, r in zip(self.target_features, self.target_logs, self.floors, self.scales, multiband_features(render)):
+        features = zip(self.weights, self.target_features, self.target_logs, self.floors, self.scales, multiband_features(render))
+        for w, t, t_log, floor, scale, r in features:
             log_term = _per_clip_sum((t_log - torch.log(r + floor)).abs())
-            total = total + _per_clip_sum((t - r).abs()) + self.log_weight * scale * log_term
+            total = total + w * _per_clip_sum((t - r).abs()) + self.log_weight * scale * log_term
         return total
 
 
