@@ -345,7 +345,7 @@ def render(
             to_stdout = str(out) == STDIN
             if not to_stdout:
                 check_output_path(out, inputs=[source])
-            splat = read_splat(source)
+            splat = read_splat(source, optimizer=False)
             rate, fmt = splat.config.sample_rate, SUBTYPES[subtype]
             audio = render_splat(splat, device=device.value)
             if to_stdout:

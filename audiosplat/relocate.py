@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from audiosplat.analysis import PITCH_FFT, Note, magnitudes, notes_at
+from audiosplat.analysis import AFTER_FRAMES, PITCH_FFT, Note, magnitudes, notes_at
 from audiosplat.config import ModelConfig
 from audiosplat.direct import DirectModel, note_rows
 
@@ -25,9 +25,11 @@ def dead_events(gain: torch.Tensor) -> torch.Tensor:
 def residual_notes(target: torch.Tensor, render: torch.Tensor, config: ModelConfig, count: int) -> list[Note]:
     """Up to `count` notes where the rectified residual |STFT target| - |STFT render| has the
     most energy, loudest first; each found note's neighbourhood in time is then cleared, so
-    the next one is elsewhere. (N,), (N,) -> notes."""
+    the next one is elsewhere. As in `analysis.find_notes`, no note starts in the last
+    AFTER_FRAMES frames, where an event would sound for a few milliseconds. (N,), (N,) -> notes."""
     hop = config.frame_size
     residual = torch.relu(magnitudes(target, PITCH_FFT, hop) - magnitudes(render, PITCH_FFT, hop))
+    residual = residual[: max(residual.shape[0] - AFTER_FRAMES, 0)]
     found: list[Note] = []
     for _ in range(count):
         energy = residual.pow(2).sum(dim=-1)

@@ -185,8 +185,10 @@ def _f32(tensor: torch.Tensor) -> np.ndarray:
 # ---------------------------------------------------------------- reading
 
 
-def read_splat(path: Path) -> Splat:
-    """Open and validate a .splat file.
+def read_splat(path: Path, *, optimizer: bool = True) -> Splat:
+    """Open and validate a .splat file. With `optimizer` False, the /optimizer group (Adam's
+    state, which only resuming a fit needs) is neither read nor checked, and the Splat's
+    `optimizer` is None: a render reads a tenth less.
 
     Raises:
         SplatFormatError: the file is missing, not HDF5, not a .splat, of a newer major
@@ -205,14 +207,14 @@ def read_splat(path: Path) -> Splat:
         raise SplatFormatError(f"{path}: not a .splat file (not HDF5)")
     try:
         with h5py.File(path, "r") as f:
-            return _read(f, path)
+            return _read(f, path, optimizer)
     except SplatFormatError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged file makes HDF5 raise almost anything
         raise SplatFormatError(f"{path}: damaged or truncated .splat file ({type(exc).__name__}: {_first_line(exc)})") from None
 
 
-def _read(f: h5py.File, path: Path) -> Splat:
+def _read(f: h5py.File, path: Path, optimizer: bool) -> Splat:
     def fail(message: str) -> SplatFormatError:
         return SplatFormatError(f"{path}: {message}")
 
@@ -266,7 +268,7 @@ def _read(f: h5py.File, path: Path) -> Splat:
         provenance={k: _plain(v) for k, v in _group(f, "provenance", fail).attrs.items()},
         latents_match_controls=bool(f.attrs.get("latents_match_controls", True)),
         format_version=version,
-        optimizer=_read_optimizer(f, expected_params, fail),
+        optimizer=_read_optimizer(f, expected_params, fail) if optimizer else None,
         labels=_read_labels(f, fail),
     )
 

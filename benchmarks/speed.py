@@ -59,12 +59,12 @@ def _worker_render(args) -> dict:
     splat_path = Path(args.splat)
 
     def render() -> None:
-        render_splat(read_splat(splat_path), device=args.device)
+        render_splat(read_splat(splat_path, optimizer=False), device=args.device)
 
     def stages() -> dict[str, float]:
         """Seconds of the render's stages, as `render_splat` runs them for a file of one window."""
         start = time.perf_counter()
-        splat = read_splat(splat_path)
+        splat = read_splat(splat_path, optimizer=False)
         read = time.perf_counter()
         with torch.inference_mode():
             controls, rows = used_waves(splat.controls)

@@ -12,7 +12,7 @@ from audiosplat.config import ModelConfig
 from audiosplat.fit import FitConfig, Fitter
 from audiosplat.direct import DirectModel, initial_groups, note_rows, pitch_weights
 from audiosplat.onset import delay_by_samples
-from audiosplat.relocate import dead_events, relocate_dead_events
+from audiosplat.relocate import dead_events, relocate_dead_events, residual_notes
 from audiosplat.rooms import procedural_bank
 from audiosplat.synth import SynthAssets, event_signals, noise_seeds_for, render_clips
 from audiosplat.wavetable import hz_to_midi
@@ -150,3 +150,12 @@ def test_no_note_starts_in_the_last_frames():
     clip = 0.5 * _note(440.0, 0.2) + 0.5 * _note(659.26, (n - 450) / SR)
     last = max(n.onset_frame for n in find_notes(clip, CONFIG))
     assert last + AFTER_FRAMES < CONFIG.n_frames + 1, last
+
+
+def test_no_residual_note_starts_in_the_last_frames():
+    """Relocated and spare events follow the same rule: in a residual whose loudest part is
+    a tone starting 20 ms before the end, no note starts in the last AFTER_FRAMES frames."""
+    n = CONFIG.n_samples
+    late, early = _note(659.26, (n - 450) / SR), 0.2 * _note(440.0, 0.5)
+    notes = residual_notes(late + early, torch.zeros(n), CONFIG, 4)
+    assert notes and all(note.onset_frame + AFTER_FRAMES < CONFIG.n_frames + 1 for note in notes), notes

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from audiosplat.rooms import PROCEDURAL_BANK, PROCEDURAL_RT60_S, impulses_sha256, procedural_bank, user_bank
+from audiosplat.rooms import (
+    PROCEDURAL_BANK, PROCEDURAL_RT60_S, SHIPPED_BANK_SIZE, generate_procedural_bank, impulses_sha256, procedural_bank, user_bank,
+)
 
 SR = 22050
 N = 65536
@@ -42,6 +44,15 @@ def test_procedural_bank_is_deterministic(bank):
     short = procedural_bank(4096, SR)
     assert short.sha256 != bank.sha256
     assert short.impulses.shape == (8, 4096)
+
+
+def test_the_shipped_bank_is_the_generated_one(bank):
+    """The bank at the default size is read from a file that ships with the code: it must
+    hold exactly what the generator makes (else regenerate it, see rooms.SHIPPED_BANK_FILE)."""
+    assert (N, SR) == SHIPPED_BANK_SIZE
+    assert torch.equal(bank.impulses, generate_procedural_bank(N, SR))
+    procedural_bank(N, SR).impulses.zero_()  # each caller gets its own copy
+    assert torch.equal(procedural_bank(N, SR).impulses, bank.impulses)
 
 
 def test_procedural_bank_metadata(bank):

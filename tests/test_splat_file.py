@@ -232,6 +232,10 @@ def test_optimizer_state_round_trips_and_is_validated(fitted_splat, tmp_path):
         del f[f"optimizer/exp_avg/{name}"]
         f.create_dataset(f"optimizer/exp_avg/{name}", data=np.zeros((3, 3), np.float32))
     _refused(path, "shape")
+    # a render reads no optimizer state, so a damaged one does not stop it
+    without = read_splat(path, optimizer=False)
+    assert without.optimizer is None
+    assert all(torch.equal(without.parameters[k], v) for k, v in s.parameters.items())
 
 
 def test_note_labels_are_optional_round_trip_and_are_validated(fitted_splat, tmp_path):
