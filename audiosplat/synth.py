@@ -238,15 +238,19 @@ def render_placed(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     if all(n_used == length for _, n_used in chunks):  # nothing to save: all events whole
         return _place(event_signals(controls, assets), controls, n)
     order = torch.cat([rows for rows, _ in chunks])
-    # all events' waves at once as in `event_signals`, in chunk order: a chunk's are a slice
-    resonance = controls.resonance[order] @ assets.waves  # (E, L)
-    placed, first = [], 0
-    for rows, n_used in chunks:
-        events, mine = controls.select(rows), slice(first, first + len(rows))
-        signals = chunk_signals(events, assets.noise_spectrum[rows], resonance[mine], assets.config, n_used)
+    # all events' waves at once as in `event_signals`, in chunk order. Split, not sliced:
+    # the backward pass then joins the chunks' gradients once, where slices would each
+    # make a zero-filled (E, L) gradient to sum.
+    resonance = (controls.resonance[order] @ assets.waves).split([len(rows) for rows, _ in chunks])
+    placed = []
+    for (rows, n_used), waves in zip(chunks, resonance):
+        events = controls.select(rows)
+        signals = chunk_signals(events, assets.noise_spectrum[rows], waves, assets.config, n_used)
         placed.append(_place(signals, events, n))
-        first += len(rows)
-    return torch.cat(placed)[torch.argsort(order)]
+    placed = torch.cat(placed)
+    # back in the events' order by index_copy, whose backward gathers the rows: indexing's
+    # would scatter them into a zero-filled (E, N) gradient
+    return placed.new_empty(placed.shape).index_copy(0, order, placed)
 
 
 def placed_onsets(controls: EventControls) -> torch.Tensor:
