@@ -26,6 +26,7 @@ from audiosplat.onset import delay_by_bits, delay_by_samples
 from audiosplat.rooms import RoomBank
 from audiosplat.runtime import map_on_threads
 from audiosplat.spectral_ops import causal_convolution, filter_spectrum, gauss_window_fused, zero_phase_filter
+from audiosplat.wave_mix import mix_waves
 from audiosplat.wavetable import make_wavetable
 
 
@@ -187,7 +188,7 @@ def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     wavetable product is made for all events at once (per chunk, it would read the whole
     table once per chunk).
     """
-    resonance = controls.resonance @ assets.waves  # (E, L)
+    resonance = mix_waves(controls.resonance, assets.waves)  # (E, L)
     rows = event_chunks(len(resonance), assets.config.event_length)
     if len(rows) == 1:
         return chunk_signals(controls, assets.noise_spectrum, resonance, assets.config)
@@ -241,7 +242,7 @@ def render_placed(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     # all events' waves at once as in `event_signals`, in chunk order. Split, not sliced:
     # the backward pass then joins the chunks' gradients once, where slices would each
     # make a zero-filled (E, L) gradient to sum.
-    resonance = (controls.resonance[order] @ assets.waves).split([len(rows) for rows, _ in chunks])
+    resonance = mix_waves(controls.resonance[order], assets.waves).split([len(rows) for rows, _ in chunks])
     placed = []
     for (rows, n_used), waves in zip(chunks, resonance):
         events = controls.select(rows)
