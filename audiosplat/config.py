@@ -10,6 +10,10 @@ MODELS = ("direct", "seed")
 WAVE_KINDS = ("naive", "band-limited")
 # The seed model keeps method.md's naive waves; the direct model's are free of aliases.
 DEFAULT_WAVES = {"direct": "band-limited", "seed": "naive"}
+# The direct model's pitch bump (`direct.pitch_weights`), in pitch-grid steps: narrower
+# than the 0.5 of files before format 1.4.0, whose on-grid notes sounded their neighbouring
+# rows 19 dB down, as mistuned partials (A/B in the README).
+PITCH_BUMP_STEPS = 0.35
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class ModelConfig:
         waves: the wavetable, "naive" (method.md: ideal shapes sampled, aliased) or
             "band-limited" (harmonics below Nyquist only); None means the model's default
             (`DEFAULT_WAVES`), which is then stored here.
+        pitch_bump: the direct model's Gaussian bump over the pitch grid, standard
+            deviation in grid steps (`direct.pitch_weights`), PITCH_BUMP_STEPS by default.
     """
 
     sample_rate: int = 22050
@@ -49,6 +55,7 @@ class ModelConfig:
     model: str = "direct"
     total_samples: int | None = None
     waves: str | None = None
+    pitch_bump: float = PITCH_BUMP_STEPS
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -73,6 +80,8 @@ class ModelConfig:
             )
         if self.total_samples is not None and self.total_samples < self.n_samples:
             raise ValueError(f"total samples must be >= n_samples ({self.n_samples}), got {self.total_samples}")
+        if not 0.05 <= self.pitch_bump <= 4.0:
+            raise ValueError(f"pitch bump must be between 0.05 and 4 grid steps, got {self.pitch_bump}")
         if self.latent_dim < 1 or self.n_pitches < 1 or self.sample_rate < 1:
             raise ValueError("latent_dim, n_pitches and sample_rate must be positive")
 

@@ -43,13 +43,13 @@ def group_widths(n_rooms: int) -> dict[str, int]:
     return {name: n_rooms if width is None else width for name, (width, _) in GROUPS.items()}
 
 
-def pitch_weights(pitch_midi: torch.Tensor, n_pitches: int) -> torch.Tensor:
+def pitch_weights(pitch_midi: torch.Tensor, n_pitches: int, bump_steps: float) -> torch.Tensor:
     """Weights over the wavetable's pitch grid that sound `pitch_midi`: a Gaussian bump of
-    half a grid step around it, summing to 1, so that the pitch moves smoothly between rows.
-    (E,) MIDI -> (E, n_pitches)."""
+    standard deviation `bump_steps` grid steps around it, summing to 1, so that the pitch
+    moves smoothly between rows. (E,) MIDI -> (E, n_pitches)."""
     grid = torch.linspace(LOWEST_MIDI, HIGHEST_MIDI, n_pitches, device=pitch_midi.device)
     spacing = (HIGHEST_MIDI - LOWEST_MIDI) / max(n_pitches - 1, 1)
-    bump = torch.exp(-0.5 * ((grid - pitch_midi[:, None]) / (0.5 * spacing)) ** 2)
+    bump = torch.exp(-0.5 * ((grid - pitch_midi[:, None]) / (bump_steps * spacing)) ** 2)
     return bump / bump.sum(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
@@ -100,7 +100,7 @@ class DirectModel(nn.Module):
         g = dict(zip(self.widths, torch.split(latents, list(self.widths.values()), dim=-1)))
         frame_s = cfg.frame_size / cfg.sample_rate
         shape = torch.softmax(g["shape"], dim=-1)
-        resonance = (shape[:, :, None] * pitch_weights(g["pitch"][:, 0], cfg.n_pitches)[:, None, :]).flatten(1)
+        resonance = (shape[:, :, None] * pitch_weights(g["pitch"][:, 0], cfg.n_pitches, cfg.pitch_bump)[:, None, :]).flatten(1)
         decays = per_frame_factor(g["decay"].exp(), frame_s)
         return EventControls(
             onset_bits=onset_bits,

@@ -27,7 +27,7 @@ from audiosplat.onset import samples_to_bits
 from audiosplat.rooms import PROCEDURAL_BANK, RoomBank, procedural_bank
 
 FORMAT_NAME = "audiosplat.splat"
-FORMAT_VERSION = "1.3.0"
+FORMAT_VERSION = "1.4.0"
 SUPPORTED_MAJOR = 1
 # Bounds on the config read from a file, so a hostile file cannot ask for huge allocations.
 MAX_SAMPLES = 2**22
@@ -123,6 +123,7 @@ def _write(f: h5py.File, s: Splat) -> None:
     g.attrs["event_samples"] = int(cfg.event_length)
     g.attrs["model"] = cfg.model
     g.attrs["waves"] = cfg.waves
+    g.attrs["pitch_bump"] = float(cfg.pitch_bump)
     if cfg.total_samples is not None:
         g.attrs["total_samples"] = int(cfg.total_samples)
 
@@ -353,6 +354,10 @@ def _read_config(g: h5py.Group, fail) -> ModelConfig:
     if waves not in WAVE_KINDS:
         raise fail(f"/config/waves is '{waves}', a wavetable this audiosplat does not know (it knows {', '.join(WAVE_KINDS)})")
     values["waves"] = waves
+    pitch_bump = g.attrs.get("pitch_bump", 0.5)  # optional (1.4.0): files before it used 0.5
+    if not np.issubdtype(np.asarray(pitch_bump).dtype, np.floating) or np.asarray(pitch_bump).ndim:
+        raise fail("/config/pitch_bump must be a number")
+    values["pitch_bump"] = float(pitch_bump)
     total_samples = g.attrs.get("total_samples")  # optional (1.2.0): absent means one window
     if total_samples is not None:
         if not np.issubdtype(np.asarray(total_samples).dtype, np.integer) or np.asarray(total_samples).ndim:

@@ -23,6 +23,7 @@ def test_round_trip_reads_back_equal(fitted_splat, tmp_path):
     copy = tmp_path / "copy.splat"
     write_splat(copy, original)
     again = read_splat(copy)
+    assert again.config == original.config
     for name, value in original.controls.named_fields().items():
         assert torch.equal(value, again.controls.named_fields()[name]), name
     assert torch.equal(original.controls.onset_bits, again.controls.onset_bits)
@@ -79,6 +80,7 @@ def test_golden_files_load_and_render_forever(golden, model):
 
 def test_golden_direct_file_decodes_to_its_controls():
     s = read_splat(GOLDEN_DIRECT)
+    assert s.config.pitch_bump == 0.5  # a 1.1.0 file: the bump of files before 1.4.0
     with torch.no_grad():
         decoded = s.model().decode(s.latents, s.controls.onset_bits)
     for name, value in decoded.named_fields().items():
@@ -167,6 +169,8 @@ def test_accepts_newer_minor_version_with_extra_group(tmp_path):
         (lambda f: f["rooms"].attrs.__setitem__("sha256", "0" * 64), "SHA-256"),
         (lambda f: f["config"].attrs.__setitem__("frame_size", 0), "must be positive"),
         (lambda f: f["config"].attrs.__setitem__("model", "transformer"), "does not know"),
+        (lambda f: f["config"].attrs.__setitem__("pitch_bump", "wide"), "must be a number"),
+        (lambda f: f["config"].attrs.__setitem__("pitch_bump", 100.0), "pitch bump must be between"),
         (lambda f: (f.__delitem__("events/gain"), f.__setitem__("events/gain", h5py.SoftLink("/events/noise_centre_hz"))), "link"),
     ],
 )
