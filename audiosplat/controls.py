@@ -64,6 +64,11 @@ class EventControls:
         """The physical fields (everything but onset_bits) by name."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("onset_bits", "onset_continuous")}
 
+    @property
+    def requires_grad(self) -> bool:
+        """Whether any of the tensors needs a gradient."""
+        return any(value is not None and value.requires_grad for value in (getattr(self, f.name) for f in fields(self)))
+
     def map(self, fn) -> "EventControls":
         """Apply `fn` to every tensor (e.g. detach, move to a device)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}

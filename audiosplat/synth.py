@@ -238,20 +238,41 @@ def render_placed(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     chunks = [] if learns_bits else onset_chunks(placed_onsets(controls), n, length)
     if all(n_used == length for _, n_used in chunks):  # nothing to save: all events whole
         return _place(event_signals(controls, assets), controls, n)
+    placed = [_place(signals, events, n) for _, events, signals in _chunk_signals(controls, assets, chunks)]
+    placed, order = torch.cat(placed), torch.cat([rows for rows, _ in chunks])
+    # back in the events' order by index_copy, whose backward gathers the rows: indexing's
+    # would scatter them into a zero-filled (E, N) gradient
+    return placed.new_empty(placed.shape).index_copy(0, order, placed)
+
+
+def _chunk_signals(controls: EventControls, assets: SynthAssets, chunks: list[tuple[torch.Tensor, int]]):
+    """(rows, their controls, their signals (rows, samples)) for each of `onset_chunks`."""
     order = torch.cat([rows for rows, _ in chunks])
     # all events' waves at once as in `event_signals`, in chunk order. Split, not sliced:
     # the backward pass then joins the chunks' gradients once, where slices would each
     # make a zero-filled (E, L) gradient to sum.
     resonance = mix_waves(controls.resonance[order], assets.waves).split([len(rows) for rows, _ in chunks])
-    placed = []
     for (rows, n_used), waves in zip(chunks, resonance):
         events = controls.select(rows)
-        signals = chunk_signals(events, assets.noise_spectrum[rows], waves, assets.config, n_used)
-        placed.append(_place(signals, events, n))
-    placed = torch.cat(placed)
-    # back in the events' order by index_copy, whose backward gathers the rows: indexing's
-    # would scatter them into a zero-filled (E, N) gradient
-    return placed.new_empty(placed.shape).index_copy(0, order, placed)
+        yield rows, events, chunk_signals(events, assets.noise_spectrum[rows], waves, assets.config, n_used)
+
+
+def overlap_added_mixes(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
+    """What `reverb_clips` convolves, without gradients: per clip, the dry mix and each
+    room's mix of the events at their onsets, (C, R+1, N). Each event's samples that reach
+    the clip are added in at its onset, with its R+1 weights: no (E, N) buffer of placed
+    events is filled and summed."""
+    cfg = assets.config
+    n, n_events = cfg.n_samples, cfg.n_events
+    weights = _mix_weights(controls)  # (C*E, R+1)
+    onsets = placed_onsets(controls)
+    mixes = weights.new_zeros(len(weights) // n_events, weights.shape[-1], n)
+    starts = onsets.tolist()
+    for rows, _, signals in _chunk_signals(controls, assets, onset_chunks(onsets, n, cfg.event_length)):
+        for row, signal in zip(rows.tolist(), signals):
+            span = min(signal.shape[-1], n - starts[row])
+            mixes[row // n_events, :, starts[row] : starts[row] + span].addr_(weights[row], signal[:span])
+    return mixes
 
 
 def placed_onsets(controls: EventControls) -> torch.Tensor:
@@ -274,10 +295,20 @@ def reverb_clips(placed: torch.Tensor, controls: EventControls, assets: SynthAss
     """
     n, n_events = placed.shape[-1], assets.config.n_events
     n_clips = placed.shape[0] // n_events
-    # The dry mix and the R room mixes as one product, so the backward pass makes the
-    # events' (C*E, N) gradient once instead of summing two.
-    weights = torch.cat([controls.reverb_mix[:, :1], controls.room_weights * controls.reverb_mix[:, 1:]], dim=-1)
-    mixes = torch.einsum("cer,cen->crn", weights.view(n_clips, n_events, -1), placed.view(n_clips, n_events, n))
+    weights = _mix_weights(controls)
+    return reverb_mixes(torch.einsum("cer,cen->crn", weights.view(n_clips, n_events, -1), placed.view(n_clips, n_events, n)), assets)
+
+
+def _mix_weights(controls: EventControls) -> torch.Tensor:
+    """(E, R+1): each event's dry weight and its weight in each room's mix. The dry mix and
+    the R room mixes as one product, so the backward pass makes the events' (C*E, N)
+    gradient once instead of summing two."""
+    return torch.cat([controls.reverb_mix[:, :1], controls.room_weights * controls.reverb_mix[:, 1:]], dim=-1)
+
+
+def reverb_mixes(mixes: torch.Tensor, assets: SynthAssets) -> torch.Tensor:
+    """Per clip, the dry mix plus each room's mix convolved with its room: (C, R+1, N) -> (C, N)."""
+    n = mixes.shape[-1]
     dry, per_room = mixes[:, 0], mixes[:, 1:]  # (C, N), (C, R, N)
     wet_spectrum = (torch.fft.rfft(per_room, n=2 * n) * assets.room_spectra).sum(dim=1)
     return dry + torch.fft.irfft(wet_spectrum, n=2 * n)[..., :n]
@@ -293,8 +324,12 @@ def reverb_stems(placed: torch.Tensor, controls: EventControls, assets: SynthAss
 
 def render_clips(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     """Every event rendered, placed, reverberated and summed per clip: (C, N) for the C
-    clips whose C*E events `controls` and `assets` hold (C = 1 for one clip)."""
-    return reverb_clips(render_placed(controls, assets), controls, assets)
+    clips whose C*E events `controls` and `assets` hold (C = 1 for one clip). Without
+    gradients to make, the events are overlap-added into the room mixes directly
+    (`overlap_added_mixes`); tests hold the two ways together."""
+    if torch.is_grad_enabled() and controls.requires_grad:
+        return reverb_clips(render_placed(controls, assets), controls, assets)
+    return reverb_mixes(overlap_added_mixes(controls, assets), assets)
 
 
 def render_stems(controls: EventControls, assets: SynthAssets) -> torch.Tensor:

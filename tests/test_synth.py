@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from audiosplat.config import ModelConfig
+from audiosplat.fit import concat_controls
 from audiosplat.dsp import decay_factor, fft_convolve, gauss_band, gauss_window
 from audiosplat.loss import MultibandLoss
 from audiosplat.model import DECAY_BASE, EventModel
@@ -21,7 +22,9 @@ from audiosplat.synth import (
     event_noise,
     noise_seeds_for,
     render_clips,
+    render_placed,
     render_stems,
+    reverb_clips,
     unit_band,
 )
 from helpers_synth import assets_for, assets_in_float64, hand_controls, rooms_for, scattered_model, sine_row_nearest, spectral_peak_hz
@@ -140,6 +143,23 @@ def test_events_made_a_chunk_at_a_time_render_and_differentiate_as_all_at_once(c
         assert _max_rel_to_peak(chunked, whole) <= 1e-12
         for name, a, b in zip(names, grads_chunked, grads_whole):
             assert _rel(a, b) < 1e-12, (name, _rel(a, b))
+
+
+@pytest.mark.parametrize("event_samples", [None, 1024], ids=["exact", "short-buffers"])
+def test_a_render_without_gradients_overlap_adds_what_the_fit_places(event_samples, monkeypatch):
+    """A render (no gradients) adds each event into the room mixes at its onset
+    (`overlap_added_mixes`); a fit places every event on an (E, N) buffer first. Two clips
+    at once, events cut into chunks of 3 (some onsets near the end), the same clips."""
+    config = ModelConfig(n_samples=4096, n_events=8, event_samples=event_samples)
+    monkeypatch.setattr(synth, "EVENT_CHUNK_BYTES", 48 * config.event_length)
+    both = concat_controls([scattered_model(config, seed=seed)()[0].map(torch.Tensor.detach) for seed in (21, 22)])
+    assets = SynthAssets.build(config, torch.arange(2 * config.n_events), rooms_for(config.n_samples))
+    assert len(synth.onset_chunks(synth.placed_onsets(both), config.n_samples, config.event_length)) > 2
+    placed = reverb_clips(render_placed(both, assets), both, assets)
+    with torch.no_grad():
+        added = render_clips(both, assets)
+    assert added.shape == placed.shape == (2, config.n_samples)
+    assert _max_rel_to_peak(added, placed) <= 1e-6
 
 
 def test_event_buffer_option():
