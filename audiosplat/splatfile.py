@@ -355,7 +355,7 @@ def _read_config(g: h5py.Group, fail) -> ModelConfig:
         raise fail(f"/config/waves is '{waves}', a wavetable this audiosplat does not know (it knows {', '.join(WAVE_KINDS)})")
     values["waves"] = waves
     pitch_bump = g.attrs.get("pitch_bump", 0.5)  # optional (1.4.0): files before it used 0.5
-    if not np.issubdtype(np.asarray(pitch_bump).dtype, np.floating) or np.asarray(pitch_bump).ndim:
+    if np.asarray(pitch_bump).dtype.kind not in "iuf" or np.asarray(pitch_bump).ndim:
         raise fail("/config/pitch_bump must be a number")
     values["pitch_bump"] = float(pitch_bump)
     total_samples = g.attrs.get("total_samples")  # optional (1.2.0): absent means one window

@@ -1,8 +1,8 @@
 """Mixing the wavetable's rows by per-event weights that are mostly zero.
 
 A direct model's event weighs only the rows within a few pitches of its own (its Gaussian
-pitch bump underflows to exactly 0 beyond about 7 grid steps), so of the (E, W) @ (W, L)
-product, ~90% multiplies zeros. Events are mixed a group at a time over the runs of rows
+pitch bump underflows to exactly 0 about 5 grid steps out at the default width), so of the
+(E, W) @ (W, L) product, ~90% multiplies zeros. Events are mixed a group at a time over the runs of rows
 the group uses: for 64 events of 512 waves at L = 65536, about a sixth of the
 multiply-adds and of the reading of the table.
 """
