@@ -17,6 +17,7 @@ PITCH_FFT = 4096
 HARMONICS = 10
 HARMONIC_WEIGHT = 0.85  # weight of harmonic h is 0.85^(h-1): favours the fundamental
 PITCHES_PER_ONSET = 6
+REFINED_STEP_MIDI = 0.005  # semitones: pitches are refined to a grid this fine (`refined_pitch`)
 PEAK_RADIUS_FRAMES = 3
 GLIDE_SEMITONES = 1.0
 AFTER_FRAMES = 4  # frames after an onset whose spectrum holds its notes
@@ -67,10 +68,13 @@ def harmonic_salience(spectrum: torch.Tensor, pitches_midi: torch.Tensor, sample
     return (values * inside * HARMONIC_WEIGHT ** (h - 1)).sum(dim=-1)
 
 
-def notes_at(spectrum: torch.Tensor, sample_rate: int, n_pitches: int) -> list[tuple[float, float]]:
+def notes_at(spectrum: torch.Tensor, sample_rate: int, n_pitches: int, sound: torch.Tensor | None = None) -> list[tuple[float, float]]:
     """Up to `PITCHES_PER_ONSET` (pitch, salience) pairs in one spectrum, strongest first:
     take the most salient pitch, remove its harmonics from the spectrum, repeat while the
-    salience stays above a tenth of the first."""
+    salience stays above a tenth of the first. Each pitch is refined (`refined_pitch`) on
+    `sound` if given: when `spectrum` is a difference (what is new, what is missing), its
+    peaks lie on the flanks of partials that are partly there already, and the sound
+    itself says where the partials are."""
     spectrum = spectrum.clone()
     pitches = torch.linspace(LOWEST_MIDI, HIGHEST_MIDI, 4 * n_pitches, device=spectrum.device)
     bin_hz = sample_rate / PITCH_FFT
@@ -81,14 +85,23 @@ def notes_at(spectrum: torch.Tensor, sample_rate: int, n_pitches: int) -> list[t
         value = float(salience[best])
         if value <= 0 or (found and value < 0.1 * found[0][1]):
             break
-        found.append((float(pitches[best]), value))
-        f0 = float(midi_to_hz(pitches[best]))
+        pitch = refined_pitch(spectrum if sound is None else sound, float(pitches[best]), float(pitches[1] - pitches[0]), sample_rate)
+        found.append((pitch, value))
+        f0 = float(midi_to_hz(torch.tensor(pitch)))
         for h in range(1, HARMONICS + 1):
             centre = round(h * f0 / bin_hz)
             if centre >= spectrum.shape[-1]:
                 break
             spectrum[max(centre - 2, 0) : centre + 3] = 0.0
     return found
+
+
+def refined_pitch(spectrum: torch.Tensor, pitch_midi: float, step_midi: float, sample_rate: int) -> float:
+    """The most salient pitch within one candidate step of `pitch_midi`, to a
+    `REFINED_STEP_MIDI` (a fortieth of a step): notes sound their exact pitches, and two
+    events on one note a step apart would beat. (n_fft/2 + 1,) |X| -> MIDI."""
+    fine = pitch_midi + torch.arange(-step_midi, step_midi + REFINED_STEP_MIDI / 2, REFINED_STEP_MIDI, device=spectrum.device)
+    return float(fine[harmonic_salience(spectrum, fine, sample_rate, PITCH_FFT).argmax()])
 
 
 def glide_frames(mags: torch.Tensor, sample_rate: int, n_pitches: int) -> list[int]:
@@ -127,6 +140,6 @@ def find_notes(signal: torch.Tensor, config: ModelConfig) -> list[Note]:
     for onset in heard:
         after = mags[onset + 1 : onset + 1 + AFTER_FRAMES].mean(dim=0)
         before = mags[max(onset - 3, 0) : onset].mean(dim=0) if onset > 0 else torch.zeros_like(after)
-        for pitch, salience in notes_at(torch.relu(after - before), config.sample_rate, config.n_pitches):
+        for pitch, salience in notes_at(torch.relu(after - before), config.sample_rate, config.n_pitches, sound=after):
             notes.append(Note(onset, pitch, salience))
     return sorted(notes, key=lambda n: -n.salience)

@@ -14,6 +14,12 @@ DEFAULT_WAVES = {"direct": "band-limited", "seed": "naive"}
 # than the 0.5 of files before format 1.4.0, whose on-grid notes sounded their neighbouring
 # rows 19 dB down, as mistuned partials (A/B in the README).
 PITCH_BUMP_STEPS = 0.35
+# Where an event's resonance gets its pitch: "grid", a mix of the wavetable's rows at fixed
+# pitches (method.md); "exact", one wave at the event's own pitch (`wavetable.oscillate`).
+# The seed model's decoder weighs the grid's rows; the direct model's notes sound their
+# own pitches (format 1.5.0; A/B in the README).
+PITCH_KINDS = ("grid", "exact")
+DEFAULT_PITCHES = {"direct": "exact", "seed": "grid"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,11 @@ class ModelConfig:
             (`DEFAULT_WAVES`), which is then stored here.
         pitch_bump: the direct model's Gaussian bump over the pitch grid, standard
             deviation in grid steps (`direct.pitch_weights`), PITCH_BUMP_STEPS by default.
+            Used by "grid" pitches only.
+        pitches: "grid" (each event's resonance weighs the wavetable's rows) or "exact"
+            (each event sounds its own pitch in Hz, `wavetable.oscillate`; direct model
+            only, band-limited waves); None means the model's default (`DEFAULT_PITCHES`;
+            grid with naive waves), then stored here.
     """
 
     sample_rate: int = 22050
@@ -56,6 +67,7 @@ class ModelConfig:
     total_samples: int | None = None
     waves: str | None = None
     pitch_bump: float = PITCH_BUMP_STEPS
+    pitches: str | None = None
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -64,6 +76,14 @@ class ModelConfig:
             object.__setattr__(self, "waves", DEFAULT_WAVES[self.model])
         if self.waves not in WAVE_KINDS:
             raise ValueError(f"unknown waves '{self.waves}' (choose {' or '.join(WAVE_KINDS)})")
+        if self.pitches is None:  # naive waves have no exact-pitch form
+            object.__setattr__(self, "pitches", DEFAULT_PITCHES[self.model] if self.waves == "band-limited" else "grid")
+        if self.pitches not in PITCH_KINDS:
+            raise ValueError(f"unknown pitches '{self.pitches}' (choose {' or '.join(PITCH_KINDS)})")
+        if self.pitches == "exact" and self.model != "direct":
+            raise ValueError("exact pitches need the direct model (the seed model's decoder weighs the wavetable's rows)")
+        if self.pitches == "exact" and self.waves != "band-limited":
+            raise ValueError("exact pitches are band-limited waves (naive waves need grid pitches)")
         if self.frame_size < 1:
             raise ValueError(f"frame_size must be >= 1, got {self.frame_size}")
         if self.n_samples < 2 * self.frame_size or not _is_power_of_two(self.n_samples):
@@ -89,6 +109,12 @@ class ModelConfig:
     def event_length(self) -> int:
         """L, samples of each event's own buffer (n_samples unless event_samples is set)."""
         return self.n_samples if self.event_samples is None else self.event_samples
+
+    @property
+    def n_resonance_weights(self) -> int:
+        """Columns of the controls' resonance weights: every wavetable row for grid
+        pitches, the 4 shapes at the event's own pitch for exact ones."""
+        return self.n_waves if self.pitches == "grid" else 4
 
     @property
     def n_frames(self) -> int:

@@ -16,12 +16,13 @@ CONTROL_FIELDS: dict[str, tuple[str, str]] = {
     "excitation_mix": ("1", "softmax weights [dry excitation, resonance], sum 1"),
     "noise_centre_hz": ("Hz", "centre of the excitation noise band"),
     "noise_width_hz": ("Hz", "standard deviation of the excitation noise band (Gaussian gain over frequency)"),
-    "resonance": ("1", "non-negative weight of each wavetable row"),
+    "resonance": ("1", "non-negative weight of each wavetable row (grid pitches) or of each wave shape at pitch_hz (exact pitches)"),
     "resonance_cutoff_hz": ("Hz", "standard deviation of the two Gaussian low-passes on the resonance"),
     "decay_per_frame": ("1/frame", "amplitude factor of the resonance per control frame"),
     "crossfade_per_frame": ("1/frame", "factor per frame of the crossfade from low-pass 1 to low-pass 2"),
     "room_weights": ("1", "softmax weights over the rooms of the bank, sum 1"),
     "reverb_mix": ("1", "softmax weights [dry, reverberant], sum 1"),
+    "pitch_hz": ("Hz", "the resonance's own pitch (files with exact pitches only)"),
 }
 
 
@@ -30,8 +31,9 @@ class EventControls:
     """Controls of E events. Tensors may carry gradients (during a fit) or not (from a file).
 
     Shapes: onset_bits (E, B, 2) one-hot rows, most significant first; excitation_mix,
-    resonance_cutoff_hz and reverb_mix (E, 2); resonance (E, W); room_weights (E, R);
-    every other field (E,). Units in CONTROL_FIELDS.
+    resonance_cutoff_hz and reverb_mix (E, 2); resonance (E, W) over the wavetable's rows,
+    or, when pitch_hz is set (exact pitches), (E, 4) over the wave shapes at that pitch;
+    room_weights (E, R); every other field (E,). Units in CONTROL_FIELDS.
     """
 
     onset_bits: torch.Tensor
@@ -47,6 +49,8 @@ class EventControls:
     crossfade_per_frame: torch.Tensor
     room_weights: torch.Tensor
     reverb_mix: torch.Tensor
+    # (E,) Hz: each event's own resonance pitch, for exact pitches; None for grid pitches
+    pitch_hz: torch.Tensor | None = None
     # (E,) float onsets in samples that round to onset_bits' onsets and carry a gradient:
     # set by models with continuous onsets during a fit, never stored.
     onset_continuous: torch.Tensor | None = None
@@ -61,8 +65,9 @@ class EventControls:
         return bits_to_samples(self.onset_bits)
 
     def named_fields(self) -> dict[str, torch.Tensor]:
-        """The physical fields (everything but onset_bits) by name."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("onset_bits", "onset_continuous")}
+        """The physical fields (everything but onset_bits, and pitch_hz only if set) by name."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("onset_bits", "onset_continuous")}
+        return {name: value for name, value in values.items() if value is not None}
 
     @property
     def requires_grad(self) -> bool:

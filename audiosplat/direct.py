@@ -3,7 +3,9 @@ natural coordinates (seconds, MIDI pitch, log Hz), with no decoder and no event 
 
 The resonance is one pitch and a mix of the four wave shapes, so an event is a note: a
 handful of numbers instead of the seed model's 512 resonance weights per event, and an
-event is free to take any pitch whatever the others do.
+event is free to take any pitch whatever the others do. With exact pitches (the default)
+the note sounds its pitch in Hz; with grid pitches, a Gaussian bump over the wavetable's
+nearest rows.
 """
 
 from __future__ import annotations
@@ -100,7 +102,11 @@ class DirectModel(nn.Module):
         g = dict(zip(self.widths, torch.split(latents, list(self.widths.values()), dim=-1)))
         frame_s = cfg.frame_size / cfg.sample_rate
         shape = torch.softmax(g["shape"], dim=-1)
-        resonance = (shape[:, :, None] * pitch_weights(g["pitch"][:, 0], cfg.n_pitches, cfg.pitch_bump)[:, None, :]).flatten(1)
+        if cfg.pitches == "exact":
+            resonance, pitch_hz = shape, midi_to_hz(g["pitch"][:, 0].clamp(LOWEST_MIDI, HIGHEST_MIDI))
+        else:
+            resonance = (shape[:, :, None] * pitch_weights(g["pitch"][:, 0], cfg.n_pitches, cfg.pitch_bump)[:, None, :]).flatten(1)
+            pitch_hz = None
         decays = per_frame_factor(g["decay"].exp(), frame_s)
         return EventControls(
             onset_bits=onset_bits,
@@ -116,6 +122,7 @@ class DirectModel(nn.Module):
             crossfade_per_frame=decays[:, 1],
             room_weights=torch.softmax(g["room"], dim=-1),
             reverb_mix=torch.softmax(g["reverb"], dim=-1),
+            pitch_hz=pitch_hz,
         )
 
 

@@ -121,8 +121,15 @@ def stretch(splat: Splat, mask: torch.Tensor, factor: float) -> Splat:
 def transpose(splat: Splat, mask: torch.Tensor, semitones: float) -> Splat:
     """Move the selected events' resonance weights along the wavetable's pitch axis by
     `semitones`, interpolating linearly between neighbouring pitches; weight moved past the
-    table's ends is lost. Each shape (saw, square, triangle, sine) moves on its own."""
+    table's ends is lost. Each shape (saw, square, triangle, sine) moves on its own.
+    Events with exact pitches are moved exactly: pitch_hz times 2^(semitones / 12)."""
     c, pitches = splat.controls, splat.config.n_pitches
+    if c.pitch_hz is not None:
+        moved_hz = c.pitch_hz * 2.0 ** (semitones / 12.0)
+        nyquist_hz = splat.config.sample_rate / 2.0
+        if bool((mask & (moved_hz >= nyquist_hz)).any()):
+            raise EditError(f"transposing by {semitones:g} semitones puts an event's pitch at or above Nyquist ({nyquist_hz:g} Hz)")
+        return _edited(splat, pitch_hz=_where(mask, moved_hz, c.pitch_hz))
     step = (HIGHEST_MIDI - LOWEST_MIDI) / (pitches - 1)  # semitones per wavetable row
     offset = semitones / step
     whole, frac = math.floor(offset), offset - math.floor(offset)

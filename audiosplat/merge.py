@@ -15,7 +15,7 @@ from audiosplat.onset import samples_to_bits
 from audiosplat.splatfile import Splat
 
 # What must be equal for two files' events to be rendered by one file's config.
-SHARED_CONFIG = ("sample_rate", "n_samples", "event_length", "frame_size", "n_pitches", "model", "latent_dim", "waves")
+SHARED_CONFIG = ("sample_rate", "n_samples", "event_length", "frame_size", "n_pitches", "model", "latent_dim", "waves", "pitches")
 
 
 class MergeError(UsageError):

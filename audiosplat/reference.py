@@ -14,6 +14,7 @@ from audiosplat.controls import EventControls
 from audiosplat.dsp import exp_decay, fft_convolve, fft_filter, gauss_window
 from audiosplat.onset import onset_impulse
 from audiosplat.synth import SynthAssets, envelope, unit_band
+from audiosplat.wavetable import oscillate
 
 
 def reference_stems(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
@@ -22,8 +23,11 @@ def reference_stems(controls: EventControls, assets: SynthAssets) -> torch.Tenso
     if cfg.event_length != cfg.n_samples:
         raise ValueError("the reference synth renders the exact model only (event_samples = n_samples)")
     n, sr = cfg.n_samples, cfg.sample_rate
-    # 2. resonance from the wavetable
-    resonance = controls.resonance @ assets.waves
+    # 2. resonance from the wavetable, or at the event's own pitch
+    if controls.pitch_hz is None:
+        resonance = controls.resonance @ assets.waves
+    else:
+        resonance = oscillate(controls.pitch_hz, controls.resonance, n, sr)
     # 3. band-passed noise
     excitation = fft_filter(assets.noise, unit_band(controls.noise_centre_hz, controls.noise_width_hz, sr, n, gauss_window))
     # 4. two low-passed resonances

@@ -28,7 +28,8 @@ def residual_notes(target: torch.Tensor, render: torch.Tensor, config: ModelConf
     the next one is elsewhere. As in `analysis.find_notes`, no note starts in the last
     AFTER_FRAMES frames, where an event would sound for a few milliseconds. (N,), (N,) -> notes."""
     hop = config.frame_size
-    residual = torch.relu(magnitudes(target, PITCH_FFT, hop) - magnitudes(render, PITCH_FFT, hop))
+    target_mags = magnitudes(target, PITCH_FFT, hop)
+    residual = torch.relu(target_mags - magnitudes(render, PITCH_FFT, hop))
     residual = residual[: max(residual.shape[0] - AFTER_FRAMES, 0)]
     found: list[Note] = []
     for _ in range(count):
@@ -36,7 +37,7 @@ def residual_notes(target: torch.Tensor, render: torch.Tensor, config: ModelConf
         frame = int(energy.argmax())
         if not float(energy[frame]) > 0:
             break
-        pitches = notes_at(residual[frame : frame + 4].mean(dim=0), config.sample_rate, config.n_pitches)
+        pitches = notes_at(residual[frame : frame + 4].mean(dim=0), config.sample_rate, config.n_pitches, sound=target_mags[frame : frame + 4].mean(dim=0))
         if not pitches:
             break
         found.append(Note(max(frame - 1, 0), *pitches[0]))

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from audiosplat.atomic import atomic_path
-from audiosplat.config import MODELS, WAVE_KINDS, ModelConfig
+from audiosplat.config import MODELS, PITCH_KINDS, WAVE_KINDS, ModelConfig
 from audiosplat.controls import CONTROL_FIELDS, EventControls
 from audiosplat.errors import SplatFormatError
 from audiosplat.models import Model, build_model
@@ -27,7 +27,7 @@ from audiosplat.onset import samples_to_bits
 from audiosplat.rooms import PROCEDURAL_BANK, RoomBank, procedural_bank
 
 FORMAT_NAME = "audiosplat.splat"
-FORMAT_VERSION = "1.4.0"
+FORMAT_VERSION = "1.5.0"
 SUPPORTED_MAJOR = 1
 # Bounds on the config read from a file, so a hostile file cannot ask for huge allocations.
 MAX_SAMPLES = 2**22
@@ -124,6 +124,7 @@ def _write(f: h5py.File, s: Splat) -> None:
     g.attrs["model"] = cfg.model
     g.attrs["waves"] = cfg.waves
     g.attrs["pitch_bump"] = float(cfg.pitch_bump)
+    g.attrs["pitches"] = cfg.pitches
     if cfg.total_samples is not None:
         g.attrs["total_samples"] = int(cfg.total_samples)
 
@@ -249,9 +250,9 @@ def _read(f: h5py.File, path: Path, optimizer: bool) -> Splat:
     if np.any(onset < 0) or np.any(onset >= total):
         raise fail(f"/events/onset_samples has values outside [0, {total})")
     shapes = _control_shapes(config, e, rooms.n_rooms)
-    values = {name: torch.from_numpy(_array(ev, name, shapes[name], np.floating, fail)) for name in CONTROL_FIELDS}
+    values = {name: torch.from_numpy(_array(ev, name, shape, np.floating, fail)) for name, shape in shapes.items()}
     controls = EventControls(onset_bits=samples_to_bits(torch.from_numpy(onset), config.n_onset_bits), **values)
-    _check_controls(controls, fail)
+    _check_controls(controls, config.sample_rate, fail)
 
     fit_group = _group(f, "fit", fail)
     history = _array(fit_group, "loss_history", None, np.floating, fail, finite=False).astype(np.float64)
@@ -358,6 +359,10 @@ def _read_config(g: h5py.Group, fail) -> ModelConfig:
     if np.asarray(pitch_bump).dtype.kind not in "iuf" or np.asarray(pitch_bump).ndim:
         raise fail("/config/pitch_bump must be a number")
     values["pitch_bump"] = float(pitch_bump)
+    pitches = _text(g.attrs.get("pitches", "grid"))  # optional (1.5.0): files before it used the grid
+    if pitches not in PITCH_KINDS:
+        raise fail(f"/config/pitches is '{pitches}', not one this audiosplat knows (it knows {', '.join(PITCH_KINDS)})")
+    values["pitches"] = pitches
     total_samples = g.attrs.get("total_samples")  # optional (1.2.0): absent means one window
     if total_samples is not None:
         if not np.issubdtype(np.asarray(total_samples).dtype, np.integer) or np.asarray(total_samples).ndim:
@@ -411,11 +416,12 @@ def _event_rows(ev: h5py.Group, config: ModelConfig, fail) -> int:
 
 
 def _control_shapes(config: ModelConfig, e: int, n_rooms: int) -> dict[str, tuple[int, ...]]:
-    wide = {"excitation_mix": 2, "resonance_cutoff_hz": 2, "reverb_mix": 2, "resonance": config.n_waves, "room_weights": n_rooms}
-    return {name: (e, wide[name]) if name in wide else (e,) for name in CONTROL_FIELDS}
+    wide = {"excitation_mix": 2, "resonance_cutoff_hz": 2, "reverb_mix": 2, "resonance": config.n_resonance_weights, "room_weights": n_rooms}
+    names = [name for name in CONTROL_FIELDS if name != "pitch_hz" or config.pitches == "exact"]
+    return {name: (e, wide[name]) if name in wide else (e,) for name in names}
 
 
-def _check_controls(c: EventControls, fail) -> None:
+def _check_controls(c: EventControls, sample_rate: int, fail) -> None:
     for name in ("gain", "envelope_width_s", "noise_width_hz", "resonance", "resonance_cutoff_hz", "room_weights", "reverb_mix", "excitation_mix"):
         if bool((getattr(c, name) < 0).any()):
             raise fail(f"/events/{name} has negative values")
@@ -423,6 +429,8 @@ def _check_controls(c: EventControls, fail) -> None:
         value = getattr(c, name)
         if bool(((value <= 0) | (value > 1)).any()):
             raise fail(f"/events/{name} must lie in (0, 1]")
+    if c.pitch_hz is not None and bool(((c.pitch_hz <= 0) | (c.pitch_hz >= sample_rate / 2)).any()):
+        raise fail(f"/events/pitch_hz must lie between 0 and Nyquist ({sample_rate / 2:g} Hz)")
 
 
 def _open(parent: h5py.Group, name: str) -> h5py.h5o.ObjectID | None:

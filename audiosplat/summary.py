@@ -27,21 +27,22 @@ def event_rows(splat: Splat) -> list[dict]:
     """One dict per event with its main controls in readable units."""
     c, cfg = splat.controls, splat.config
     strongest = c.resonance.argmax(dim=-1)
-    pitches = wave_pitches_hz(cfg.n_pitches)
+    # exact pitches: each event's own, its strongest shape; grid: the strongest row's
+    pitches = c.pitch_hz.double() if c.pitch_hz is not None else wave_pitches_hz(cfg.n_pitches)[strongest % cfg.n_pitches]
+    shapes = strongest if c.pitch_hz is not None else strongest // cfg.n_pitches
     decays = decay_time_s(c.decay_per_frame, cfg.frame_size, cfg.sample_rate)
     gains = gain_db(c.gain)
     main_room = c.room_weights.argmax(dim=-1)
     rows = []
     for e in range(c.n_events):
-        k = int(strongest[e])
         has_resonance = float(c.resonance[e].max()) > 0
         rows.append(
             {
                 "event": e,
                 "onset_s": float(c.onset_samples[e]) / cfg.sample_rate,
                 "gain_db": float(gains[e]),
-                "pitch_hz": float(pitches[k % cfg.n_pitches]) if has_resonance else None,
-                "wave": SHAPES[k // cfg.n_pitches] if has_resonance else None,
+                "pitch_hz": float(pitches[e]) if has_resonance else None,
+                "wave": SHAPES[int(shapes[e])] if has_resonance else None,
                 "resonance_mix": float(c.excitation_mix[e, 1]),
                 "decay_s": float(decays[e]),
                 "noise_centre_hz": float(c.noise_centre_hz[e]),

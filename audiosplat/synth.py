@@ -27,7 +27,7 @@ from audiosplat.rooms import RoomBank
 from audiosplat.runtime import map_on_threads
 from audiosplat.spectral_ops import causal_convolution, filter_spectrum, gauss_window_fused, zero_phase_filter
 from audiosplat.wave_mix import mix_waves
-from audiosplat.wavetable import make_wavetable
+from audiosplat.wavetable import make_wavetable, oscillate
 
 
 def event_noise(noise_seeds: torch.Tensor, n_samples: int) -> torch.Tensor:
@@ -51,7 +51,8 @@ def noise_seeds_for(seed: int, n_events: int) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class SynthAssets:
-    """Fixed inputs of the synth on one device: waves (W, L), noise (C*E, L) and its
+    """Fixed inputs of the synth on one device: waves (W, L) (none, (0, L), for exact
+    pitches, whose waves are made from each event's pitch), noise (C*E, L) and its
     spectrum (C*E, L/2+1) for the C*E events of C clips, rooms (R, N) and their spectra
     zero-padded to 2N (R, N+1). L is the event buffer (`config.event_length`, N unless an
     approximation was asked for); waves and noise are the first L samples of their
@@ -72,6 +73,8 @@ class SynthAssets:
         """Assets for the events whose (C*E,) noise seeds are given (clip after clip). With
         `wave_rows` (int64), the waves are only those rows of the wavetable, for controls
         whose resonance weights are cut to the same columns (`used_waves`)."""
+        if config.pitches == "exact":
+            wave_rows = torch.zeros(0, dtype=torch.int64)
         waves = make_wavetable(config.n_pitches, config.event_length, config.sample_rate, config.waves, wave_rows).to(device)
         impulses = rooms.impulses.to(device)
         if impulses.shape[-1] != config.n_samples:
@@ -103,11 +106,21 @@ def used_waves(controls: EventControls, tolerance: float = WAVE_TOLERANCE) -> tu
     event uses (a weight above `tolerance` times its event's largest weight; the others
     are set to 0), and those rows (int64, ascending). For `SynthAssets.build(wave_rows=)`:
     a direct model's event weighs a few neighbouring pitches, so a render makes and mixes
-    a fraction of the 512 waves."""
+    a fraction of the 512 waves. Controls with exact pitches use no rows."""
+    if controls.pitch_hz is not None:
+        return controls, torch.zeros(0, dtype=torch.int64)
     weights = controls.resonance
     kept = weights.abs() > tolerance * weights.abs().amax(dim=-1, keepdim=True)
     rows = torch.nonzero(kept.any(dim=0))[:, 0]
     return controls.replace(resonance=(weights * kept)[:, rows]), rows
+
+
+def resonance_waves(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
+    """Each event's wave before its low-passes and decay: (E, L). Exact pitches are
+    oscillated at the event's pitch; grid pitches mix the wavetable's rows."""
+    if controls.pitch_hz is not None:
+        return oscillate(controls.pitch_hz, controls.resonance, assets.config.event_length, assets.config.sample_rate)
+    return mix_waves(controls.resonance, assets.waves)
 
 
 def unit_band(
@@ -185,10 +198,10 @@ def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     the forward pass's temporaries are then a chunk's, and the backward pass frees each
     chunk's saved spectra as it goes instead of holding them all while it makes full-size
     gradients. That is what keeps a fit step's peak memory under 1 GiB at N = 65536. The
-    wavetable product is made for all events at once (per chunk, it would read the whole
-    table once per chunk).
+    events' waves are made all at once (per chunk, the wavetable product would read the
+    whole table once per chunk).
     """
-    resonance = mix_waves(controls.resonance, assets.waves)  # (E, L)
+    resonance = resonance_waves(controls, assets)  # (E, L)
     rows = event_chunks(len(resonance), assets.config.event_length)
     if len(rows) == 1:
         return chunk_signals(controls, assets.noise_spectrum, resonance, assets.config)
@@ -251,7 +264,7 @@ def _chunk_signals(controls: EventControls, assets: SynthAssets, chunks: list[tu
     # all events' waves at once as in `event_signals`, in chunk order. Split, not sliced:
     # the backward pass then joins the chunks' gradients once, where slices would each
     # make a zero-filled (E, L) gradient to sum.
-    resonance = mix_waves(controls.resonance[order], assets.waves).split([len(rows) for rows, _ in chunks])
+    resonance = resonance_waves(controls.select(order), assets).split([len(rows) for rows, _ in chunks])
     for (rows, n_used), waves in zip(chunks, resonance):
         events = controls.select(rows)
         yield rows, events, chunk_signals(events, assets.noise_spectrum[rows], waves, assets.config, n_used)

@@ -147,6 +147,30 @@ def _read_cycles(periods: torch.Tensor, index: torch.Tensor, frac: torch.Tensor,
     return torch.gather(wrapped, 1, index, out=out).lerp_(wrapped[:, 1:].gather(1, index), frac)
 
 
+def oscillate(pitch_hz: torch.Tensor, shape_weights: torch.Tensor, n_samples: int, sample_rate: int) -> torch.Tensor:
+    """Each event's own wave: the mix of the four band-limited shapes (`band_limited_cycles`)
+    at its pitch, phase 0 at sample 0, read out as the wavetable reads its rows, so a pitch
+    on the grid sounds exactly as that row does. Differentiable in both inputs: the phase
+    (f t mod 1, float64) carries the pitch's gradient, f'(t) = t w'(phase).
+
+    Args:
+        pitch_hz: (E,) pitches, below Nyquist.
+        shape_weights: (E, 4) weights of saw, square, triangle and sine.
+
+    Returns:
+        (E, n_samples) in shape_weights' dtype, on its device.
+    """
+    periods = band_limited_cycles(pitch_hz.detach().double().cpu(), sample_rate).to(shape_weights)  # (4, E, P)
+    mixed = torch.einsum("es,sep->ep", shape_weights, periods)
+    n_points = mixed.shape[-1]
+    t_points = torch.arange(n_samples, dtype=torch.float64, device=shape_weights.device) / sample_rate * n_points
+    points = pitch_hz.double()[:, None] * t_points[None, :]  # (E, N): period points passed, float64
+    below = points.detach().floor()
+    index = below.long().remainder_(n_points)
+    wrapped = torch.cat([mixed, mixed[:, :1]], dim=-1)  # the point after the last is the first
+    return torch.lerp(wrapped.gather(1, index), wrapped[:, 1:].gather(1, index), (points - below).to(mixed.dtype))
+
+
 def wave_pitch_hz(wave_index: torch.Tensor, n_pitches: int) -> torch.Tensor:
     """Pitch in Hz of each wavetable row index (any shape of integer tensor)."""
     return wave_pitches_hz(n_pitches)[wave_index % n_pitches]

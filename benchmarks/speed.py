@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from audiosplat.config import DEFAULT_PITCHES, PITCH_KINDS
 from benchmarks.common import MOZART, ROOT, emit, log, peak_rss_mib, summary, time_repeats
 
 PATHS = ("reference", "fast")
@@ -40,7 +41,7 @@ def _worker_fit_step(args) -> dict:
     from audiosplat.synth import render_clips
 
     torch.set_num_threads(args.threads)
-    config = ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples)
+    config = ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, pitches=args.pitches)
     target = torch.from_numpy(load_clip(MOZART, n_samples=config.n_samples, sample_rate=config.sample_rate).samples)
     renderer = reference_clips if args.path == "reference" else render_clips
     fitter = Fitter(target, config, FitConfig(), procedural_bank(config.n_samples, config.sample_rate), torch.device(args.device), renderer)
@@ -83,7 +84,7 @@ def _worker_render(args) -> dict:
 
 def _spawn(worker: str, args, **extra) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.speed", "--worker", worker, "--samples", str(args.samples), "--events", str(args.events),
-           "--repeats", str(args.repeats), "--threads", str(args.threads), "--device", args.device]
+           "--repeats", str(args.repeats), "--threads", str(args.threads), "--device", args.device, "--pitches", args.pitches]
     cmd += [item for key, value in extra.items() for item in (f"--{key}", str(value))]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -96,6 +97,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--pitches", choices=PITCH_KINDS, default=DEFAULT_PITCHES["direct"], help="the direct model's pitches, on every path")
     parser.add_argument("--worker", choices=("fit-step", "render"), help=argparse.SUPPRESS)
     parser.add_argument("--path", choices=PATHS, default="fast", help=argparse.SUPPRESS)
     parser.add_argument("--splat", help=argparse.SUPPRESS)
@@ -115,7 +117,7 @@ def main() -> None:
         emit(_worker_render(args))
         return
 
-    sizes = {"samples": args.samples, "events": args.events, "threads": args.threads, "device": args.device}
+    sizes = {"samples": args.samples, "events": args.events, "threads": args.threads, "device": args.device, "pitches": args.pitches}
     steps = {}
     short = args.samples // args.short
     for path, buffer in (("reference", None), ("fast", None), ("short", short)) if not args.renders_only else ():
@@ -129,7 +131,7 @@ def main() -> None:
             option = [] if name == "exact" else ["--event-samples", str(buffer)]
             subprocess.run([sys.executable, "-m", "audiosplat", "fit", str(MOZART), "-o", str(splat), "--steps", "1", "-q",
                             "--samples", str(args.samples), "--events", str(args.events), *option,
-                            "--device", args.device], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+                            "--pitches", args.pitches, "--device", args.device], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
             log(f"timing the render of a file with {buffer}-sample event buffers ...")
             renders[name] = _spawn("render", args, splat=splat)
             emit({**renders[name], "event_samples": buffer, **sizes})

@@ -16,6 +16,7 @@ GUITAR = DATA / "guitar_em9.wav"
 PIANO = ROOT / "examples" / "piano_mozart_k545.wav"
 GOLDEN = ROOT / "formats" / "golden-v1.splat"
 GOLDEN_DIRECT = ROOT / "formats" / "golden-v1.1-direct.splat"
+GOLDEN_EXACT = ROOT / "formats" / "golden-v1.5-exact.splat"
 TINY = ModelConfig(n_samples=4096, n_events=4)
 
 
@@ -24,6 +25,15 @@ def fitted_splat(tmp_path_factory) -> Path:
     """A 4-event, 4096-sample fit of the guitar clip (3 steps), written by the library."""
     path = tmp_path_factory.mktemp("fitted") / "guitar.splat"
     fit_audio_file(GUITAR, path, config=TINY, fit_config=FitConfig(steps=3, seed=1), device="cpu", argv=["pytest"])
+    return path
+
+
+@pytest.fixture(scope="session")
+def fitted_grid_splat(tmp_path_factory) -> Path:
+    """As `fitted_splat`, with grid pitches (the wavetable's rows, as before format 1.5.0)."""
+    path = tmp_path_factory.mktemp("fitted-grid") / "guitar.splat"
+    config = ModelConfig(n_samples=4096, n_events=4, pitches="grid")
+    fit_audio_file(GUITAR, path, config=config, fit_config=FitConfig(steps=3, seed=1), device="cpu", argv=["pytest"])
     return path
 
 

@@ -14,6 +14,7 @@ import torch
 
 from audiosplat.config import ModelConfig
 from audiosplat.controls import EventControls
+from audiosplat.direct import DirectModel, note_rows
 from audiosplat.model import EventModel
 from audiosplat.onset import samples_to_bits
 from audiosplat.rooms import RoomBank, procedural_bank
@@ -45,6 +46,21 @@ def scattered_model(config: ModelConfig, seed: int = 0, n_rooms: int = 8) -> Eve
     return model
 
 
+def scattered_notes(config: ModelConfig, seed: int = 0, n_rooms: int = 8) -> DirectModel:
+    """A direct model (exact pitches unless `config` says grid) of notes at random onsets,
+    pitches (MIDI 30-95, off the wavetable's rows), gains and shapes."""
+    gen = torch.Generator().manual_seed(seed)
+    e = config.n_events
+    rows = note_rows(
+        torch.rand(e, generator=gen) * (config.n_frames - 1), 30 + 65 * torch.rand(e, generator=gen),
+        0.1 + torch.rand(e, generator=gen), n_rooms,
+    )
+    rows["shape"] = torch.randn(e, 4, generator=gen)
+    model = DirectModel(config, n_rooms)
+    model.initialise_from(rows)
+    return model
+
+
 def sine_row_nearest(hz: float, n_pitches: int) -> tuple[int, float]:
     """(wavetable row of the sine nearest `hz`, its pitch in Hz). Sines are the 4th block."""
     pitches = wave_pitches_hz(n_pitches)
@@ -73,11 +89,16 @@ def hand_controls(
     dtype: torch.dtype = torch.float32,
 ) -> EventControls:
     """Controls of len(onsets) events built by hand, in physical units: all the same but
-    for their onsets (and their gains, if `gains` is given)."""
+    for their onsets (and their gains, if `gains` is given). With exact pitches in
+    `config`, `resonance_row` is read as a wave on the grid, sounded at its exact pitch."""
     e = len(onsets)
     resonance = torch.zeros(e, config.n_waves, dtype=dtype)
     if resonance_row is not None:
         resonance[:, resonance_row] = 1.0
+    pitch_hz = None
+    if config.pitches == "exact":
+        pitch_hz = torch.full((e,), float(wave_pitches_hz(config.n_pitches)[(resonance_row or 0) % config.n_pitches]), dtype=dtype)
+        resonance = resonance.view(e, 4, config.n_pitches).sum(dim=-1)
     room_weights = torch.zeros(e, n_rooms, dtype=dtype)
     room_weights[:, room] = 1.0
 
@@ -101,6 +122,7 @@ def hand_controls(
         crossfade_per_frame=full(crossfade_per_frame),
         room_weights=room_weights,
         reverb_mix=pair(reverb_mix),
+        pitch_hz=pitch_hz,
     )
 
 

@@ -3,6 +3,7 @@ clip and the same gradients as events made whole, and as the reference."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -13,10 +14,11 @@ from audiosplat.config import ModelConfig
 from audiosplat.onset import delay_by_samples, samples_to_bits
 from audiosplat.reference import reference_clips
 from audiosplat.synth import event_signals, fft_length_at_least, onset_chunks, render_clips, render_stems, reverb_clips
-from helpers_synth import assets_for, assets_in_float64, scattered_model
+from helpers_synth import assets_for, assets_in_float64, scattered_model, scattered_notes
 
 N = 4096
-CONFIG = ModelConfig(n_samples=N, n_events=16)
+CONFIG = ModelConfig(pitches="grid", n_samples=N, n_events=16)
+EXACT = dataclasses.replace(CONFIG, pitches="exact")
 # Near the start and the end of the clip, a tie, and onsets whose span N - onset + 1 is an
 # FFT length exactly (1025: 3072, 2049: 2048, 1537: 2560) or one sample more than one.
 ONSETS = [0, 1, 2, N - 1, N - 2, N - 3, 1025, 1024, 2049, 2048, 1537, 1537, 1536, 3000, 700, 2500]
@@ -52,10 +54,12 @@ def test_chunks_hold_every_event_once_and_all_it_reaches(chunking, monkeypatch):
     assert onset_chunks(onsets, N, 1024)[0][1] == 1024  # never past the event buffer
 
 
-def _controls(seed: int, dtype=torch.float64):
-    """A scattered model's controls at ONSETS, every field a leaf with a gradient, and the
-    continuous onsets (a fraction of a sample off ONSETS) a leaf too."""
-    controls, _ = scattered_model(CONFIG, seed=seed).double()()
+def _controls(seed: int, pitches: str = "grid", dtype=torch.float64):
+    """A scattered model's controls at ONSETS (the seed model's for grid pitches, notes
+    for exact ones), every field a leaf with a gradient, and the continuous onsets (a
+    fraction of a sample off ONSETS) a leaf too."""
+    model = scattered_model(CONFIG, seed=seed) if pitches == "grid" else scattered_notes(EXACT, seed=seed)
+    controls, _ = model.double()()
     onsets = torch.tensor(ONSETS)
     fraction = torch.rand(len(ONSETS), generator=torch.Generator().manual_seed(seed), dtype=dtype) * 0.8 - 0.4
     continuous = (onsets.to(dtype) + fraction).clamp(0, N - 1)
@@ -71,12 +75,13 @@ def _whole_events(controls, assets) -> torch.Tensor:
     return reverb_clips(placed, controls, assets)
 
 
+@pytest.mark.parametrize("pitches", ["grid", "exact"])
 @pytest.mark.parametrize("chunking", CHUNK_BYTES)
-def test_render_equals_the_reference(chunking, monkeypatch):
+def test_render_equals_the_reference(chunking, pitches, monkeypatch):
     """A render (no gradients, onsets from the bits) made chunk by chunk."""
     monkeypatch.setattr(synth, "EVENT_CHUNK_BYTES", CHUNK_BYTES[chunking])
-    assets = assets_in_float64(assets_for(CONFIG, seed=2))
-    controls = _controls(seed=3).map(lambda t: t.detach()).replace(onset_continuous=None)
+    assets = assets_in_float64(assets_for(CONFIG if pitches == "grid" else EXACT, seed=2))
+    controls = _controls(seed=3, pitches=pitches).map(lambda t: t.detach()).replace(onset_continuous=None)
     with torch.no_grad():
         fast, slow = render_clips(controls, assets), reference_clips(controls, assets)
         stems, placed = render_stems(controls, assets), synth.render_placed(controls, assets)
@@ -86,14 +91,17 @@ def test_render_equals_the_reference(chunking, monkeypatch):
         assert torch.all(placed[e, :onset] == 0) and float(placed[e, onset:].abs().max()) > 0
 
 
+@pytest.mark.parametrize("pitches", ["grid", "exact"])
 @pytest.mark.parametrize("chunking", CHUNK_BYTES)
-def test_continuous_onsets_forward_and_gradients_equal_whole_events_and_the_reference(chunking, monkeypatch):
+def test_continuous_onsets_forward_and_gradients_equal_whole_events_and_the_reference(chunking, pitches, monkeypatch):
     """The direct model's case: a linear loss sum(clip * g), in float64, differentiated in
-    every control and the continuous onsets. Whole events (and the reference, which has no
-    continuous onsets, for the other controls) give the same clip and gradients."""
+    every control (exact pitches' pitch_hz too) and the continuous onsets. Whole events
+    (and the reference, which has no continuous onsets, for the other controls) give the
+    same clip and gradients."""
     monkeypatch.setattr(synth, "EVENT_CHUNK_BYTES", CHUNK_BYTES[chunking])
-    assets = assets_in_float64(assets_for(CONFIG, seed=4))
-    controls = _controls(seed=5)
+    assets = assets_in_float64(assets_for(CONFIG if pitches == "grid" else EXACT, seed=4))
+    controls = _controls(seed=5, pitches=pitches)
+    assert ("pitch_hz" in controls.named_fields()) == (pitches == "exact")
     fields = controls.named_fields()
     g = torch.randn(1, N, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
     assert any(n_used < N for _, n_used in onset_chunks(torch.tensor(ONSETS), N, N)) == (chunking != "all")

@@ -15,7 +15,7 @@ from audiosplat.errors import SplatFormatError
 from audiosplat.models import build_model
 from audiosplat.rooms import user_bank
 from audiosplat.splatfile import FORMAT_VERSION, read_splat, write_splat
-from conftest import GOLDEN, GOLDEN_DIRECT
+from conftest import GOLDEN, GOLDEN_DIRECT, GOLDEN_EXACT
 
 
 def test_round_trip_reads_back_equal(fitted_splat, tmp_path):
@@ -64,7 +64,7 @@ def test_stored_controls_are_the_decoded_parameters(fitted_splat):
         torch.testing.assert_close(value, s.controls.named_fields()[name], rtol=1e-5, atol=1e-7, msg=name)
 
 
-@pytest.mark.parametrize("golden, model", [(GOLDEN, "seed"), (GOLDEN_DIRECT, "direct")])
+@pytest.mark.parametrize("golden, model", [(GOLDEN, "seed"), (GOLDEN_DIRECT, "direct"), (GOLDEN_EXACT, "direct")])
 def test_golden_files_load_and_render_forever(golden, model):
     s = read_splat(golden)
     assert s.format_version.startswith("1.") and s.config.model == model
@@ -86,6 +86,36 @@ def test_golden_direct_file_decodes_to_its_controls():
     for name, value in decoded.named_fields().items():
         torch.testing.assert_close(value, s.controls.named_fields()[name], rtol=1e-5, atol=1e-7, msg=name)
     assert s.stored_numbers() == s.n_events * (19 + s.rooms.n_rooms + 1)  # section 8.1
+
+
+def test_golden_exact_file_decodes_to_its_own_pitches():
+    s = read_splat(GOLDEN_EXACT)
+    assert s.config.pitches == "exact" and s.controls.resonance.shape == (2, 4)
+    with torch.no_grad():
+        decoded = s.model().decode(s.latents, s.controls.onset_bits)
+    for name, value in decoded.named_fields().items():
+        torch.testing.assert_close(value, s.controls.named_fields()[name], rtol=1e-5, atol=1e-7, msg=name)
+    midi = s.parameters["groups.pitch"][:, 0]
+    torch.testing.assert_close(s.controls.pitch_hz, 440.0 * 2.0 ** ((midi.clamp(21, 106) - 69.0) / 12.0))
+    assert read_splat(GOLDEN_DIRECT).config.pitches == "grid"  # files before 1.5.0
+
+
+@pytest.mark.parametrize(
+    "mutate, fragment",
+    [
+        (lambda f: f["config"].attrs.__setitem__("pitches", "just"), "not one this audiosplat knows"),
+        (lambda f: f.__delitem__("events/pitch_hz"), "missing dataset /events/pitch_hz"),
+        (lambda f: f["events/pitch_hz"].__setitem__(0, 11025.0), "between 0 and Nyquist"),
+        (lambda f: f["events/pitch_hz"].__setitem__(1, 0.0), "between 0 and Nyquist"),
+        (lambda f: f["config"].attrs.__setitem__("pitches", "grid"), "shape"),  # 4 columns, not W
+    ],
+)
+def test_refuses_damaged_exact_pitches(tmp_path, mutate, fragment):
+    path = tmp_path / "exact.splat"
+    shutil.copy(GOLDEN_EXACT, path)
+    with h5py.File(path, "a") as f:
+        mutate(f)
+    _refused(path, fragment)
 
 
 def test_render_is_identical_every_time(fitted_splat):
