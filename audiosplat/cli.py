@@ -569,7 +569,10 @@ def _print_summary(s: dict) -> None:
         f"{s['steps']} steps ({s['loss']} loss, seed {s['seed']}); final loss {_fmt(s['final_loss'])}; "
         f"relative spectral L1 {_fmt(s['relative_spectral_l1'])}"
     )
-    out.print(f"{s['stored_numbers']} stored numbers, {s['bytes']} bytes; rooms {s['rooms']}; source {s['source']}")
+    out.print(
+        f"{s['model']} model, {s['pitches']} pitches; {s['stored_numbers']} stored numbers, {s['bytes']} bytes; "
+        f"rooms {s['rooms']}; source {s['source']}"
+    )
     if "against" in s:
         q = s["against"]
         out.print(

@@ -63,6 +63,7 @@ def summarise(splat: Splat, path: Path | None = None) -> dict:
         "file": str(path) if path is not None else None,
         "format_version": splat.format_version,
         "model": cfg.model,
+        "pitches": cfg.pitches,
         "events": splat.n_events,
         "sample_rate": cfg.sample_rate,
         "n_samples": cfg.n_samples,
