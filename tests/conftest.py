@@ -20,27 +20,26 @@ GOLDEN_EXACT = ROOT / "formats" / "golden-v1.5-exact.splat"
 TINY = ModelConfig(n_samples=4096, n_events=4)
 
 
+def _fitted_guitar(tmp_path_factory, folder: str, config: ModelConfig) -> Path:
+    """The guitar clip fitted for 3 steps by the library, at `config`."""
+    path = tmp_path_factory.mktemp(folder) / "guitar.splat"
+    fit_audio_file(GUITAR, path, config=config, fit_config=FitConfig(steps=3, seed=1), device="cpu", argv=["pytest"])
+    return path
+
+
 @pytest.fixture(scope="session")
 def fitted_splat(tmp_path_factory) -> Path:
     """A 4-event, 4096-sample fit of the guitar clip (3 steps), written by the library."""
-    path = tmp_path_factory.mktemp("fitted") / "guitar.splat"
-    fit_audio_file(GUITAR, path, config=TINY, fit_config=FitConfig(steps=3, seed=1), device="cpu", argv=["pytest"])
-    return path
+    return _fitted_guitar(tmp_path_factory, "fitted", TINY)
 
 
 @pytest.fixture(scope="session")
 def fitted_grid_splat(tmp_path_factory) -> Path:
     """As `fitted_splat`, with grid pitches (the wavetable's rows, as before format 1.5.0)."""
-    path = tmp_path_factory.mktemp("fitted-grid") / "guitar.splat"
-    config = ModelConfig(n_samples=4096, n_events=4, pitches="grid")
-    fit_audio_file(GUITAR, path, config=config, fit_config=FitConfig(steps=3, seed=1), device="cpu", argv=["pytest"])
-    return path
+    return _fitted_guitar(tmp_path_factory, "fitted-grid", ModelConfig(n_samples=4096, n_events=4, pitches="grid"))
 
 
 @pytest.fixture(scope="session")
 def fitted_seed_splat(tmp_path_factory) -> Path:
     """As `fitted_splat`, with the seed model (method.md's latent tree and decoder)."""
-    path = tmp_path_factory.mktemp("fitted-seed") / "guitar.splat"
-    config = ModelConfig(n_samples=4096, n_events=4, model="seed")
-    fit_audio_file(GUITAR, path, config=config, fit_config=FitConfig(steps=3, seed=1), device="cpu", argv=["pytest"])
-    return path
+    return _fitted_guitar(tmp_path_factory, "fitted-seed", ModelConfig(n_samples=4096, n_events=4, model="seed"))
