@@ -10,7 +10,7 @@ import torch
 
 from audiosplat.analysis import AFTER_FRAMES, find_notes, onset_frames
 from audiosplat.config import PITCH_BUMP_STEPS, ModelConfig
-from audiosplat.fit import FitConfig, Fitter
+from audiosplat.fit import FitConfig, Fitter, parameter_groups
 from audiosplat.direct import DirectModel, initial_groups, note_rows, pitch_weights
 from audiosplat.onset import delay_by_samples
 from audiosplat.relocate import dead_events, relocate_dead_events, residual_notes
@@ -39,6 +39,25 @@ def test_notes_are_found_at_their_onsets_and_pitches():
     notes = find_notes(clip, CONFIG)
     for frame, midi in zip(expected, (69.0, 76.0)):
         assert any(abs(n.onset_frame - frame) <= 2 and abs(n.pitch_midi - midi) < 0.5 for n in notes), (frame, midi, notes)
+
+
+@pytest.mark.parametrize("freq_hz", [131.7, 443.7, 1021.3])
+def test_notes_are_found_at_their_exact_pitches(freq_hz):
+    """Between the 0.17-semitone candidates (up to 0.08 semitone off), a note's pitch is
+    refined to within 0.03 (an exact pitch a tenth of a semitone off would beat against the
+    clip; a low note's few bins per semitone limit it)."""
+    notes = find_notes(_note(freq_hz, 0.3), CONFIG)
+    strongest = max(notes, key=lambda n: n.salience)
+    assert abs(strongest.pitch_midi - float(hz_to_midi(torch.tensor(freq_hz)))) < 0.03
+
+
+def test_exact_pitches_are_fine_tuned_slower_than_grid_pitches():
+    """Adam moves a parameter by about its rate a step: a grid pitch 0.02 semitone a step,
+    an exact one, which starts on the analysis' refined pitch, a quarter of that's rate."""
+    for pitches, semitones_per_step in (("grid", 0.02), ("exact", 0.0025)):
+        model = DirectModel(ModelConfig(n_samples=2**15, n_events=4, pitches=pitches), 8)
+        rates = {id(g["params"][0]): g["lr"] for g in parameter_groups(model, 0.01)}
+        assert rates[id(model.groups["pitch"])] == pytest.approx(semitones_per_step)
 
 
 def test_a_silent_clip_has_no_notes():
