@@ -72,8 +72,8 @@ class WaveKind(str, Enum):
 
 
 class PitchKind(str, Enum):
-    grid = "grid"
     exact = "exact"
+    grid = "grid"
 
 
 class Subtype(str, Enum):
@@ -141,7 +141,7 @@ def fit(
     samples: Annotated[int, typer.Option(help="Clip length in samples at 22050 Hz, a power of two.")] = 2**16,
     event_samples: Annotated[Optional[int], typer.Option(help="Opt-in approximation: synthesise each event over this many samples (a power of two < --samples) instead of the whole clip; faster by about samples/event-samples, cuts event tails.")] = None,
     waves: Annotated[Optional[WaveKind], typer.Option(help="Wavetable: band-limited (no aliases; the direct model's default) or naive (method.md's; the seed model's default).", show_default=False)] = None,
-    pitches: Annotated[PitchKind, typer.Option(help="grid: each event's resonance mixes the wavetable's 128 pitches; exact: each direct event sounds its own pitch in Hz (better for steady notes: piano, guitar).")] = PitchKind.grid,
+    pitches: Annotated[Optional[PitchKind], typer.Option(help="exact: each direct event sounds its own pitch (the direct model's default); grid: a mix of the wavetable's 128 pitches (the seed model's, and the direct model's before format 1.5).", show_default=False)] = None,
     loss: Annotated[Optional[LossName], typer.Option(help="multiband (method.md's; the seed model's default), multiband-balanced (each band's features weighted towards equal say; the direct model's default), multiband-log (plus the log-magnitude distance of the same features) or noise (the original's stochastic loss).", show_default=False)] = None,
     rooms: Annotated[Optional[Path], typer.Option(help="Folder of impulse-response audio files to use as rooms (default: the built-in procedural rooms).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the fit stored in this .splat (one input only) exactly: its parameters, Adam state, sizes, seed, loss and rooms are used; --steps more steps are taken.")] = None,
@@ -171,7 +171,7 @@ def fit(
     with _user_errors(verbose):
         _usage_check(ray is None or (jobs == 1 and resume is None), "--ray runs each input as a task: drop --jobs and --resume")
         _usage_check(resume is None or jobs == 1, "--resume continues one fit in this process: drop --jobs")
-        config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value, waves=waves and waves.value, pitches=pitches.value)
+        config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value, waves=waves and waves.value, pitches=pitches and pitches.value)
         steps = steps if steps is not None else (UNBOUNDED_STEPS if seconds is not None else DEFAULT_STEPS)
         fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss and loss.value, seconds=seconds)
         if musicnet is not None:

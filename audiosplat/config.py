@@ -15,10 +15,11 @@ DEFAULT_WAVES = {"direct": "band-limited", "seed": "naive"}
 # rows 19 dB down, as mistuned partials (A/B in the README).
 PITCH_BUMP_STEPS = 0.35
 # Where an event's resonance gets its pitch: "grid", a mix of the wavetable's rows at fixed
-# pitches (method.md), or "exact", one wave at the event's own pitch (`wavetable.oscillate`,
-# the direct model only, format 1.5.0). The grid stays the default: exact pitches fit
-# steady notes better but lose ViSQOL where a pitch moves within an event (A/B in the README).
+# pitches (method.md); "exact", one wave at the event's own pitch (`wavetable.oscillate`).
+# The seed model's decoder weighs the grid's rows; the direct model's notes sound their
+# own pitches (format 1.5.0): better on 7 of 8 clips, not on a voice (A/B in the README).
 PITCH_KINDS = ("grid", "exact")
+DEFAULT_PITCHES = {"direct": "exact", "seed": "grid"}
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,10 @@ class ModelConfig:
         pitch_bump: the direct model's Gaussian bump over the pitch grid, standard
             deviation in grid steps (`direct.pitch_weights`), PITCH_BUMP_STEPS by default.
             Used by "grid" pitches only.
-        pitches: "grid" (each event's resonance weighs the wavetable's rows; the default)
-            or "exact" (each event sounds its own pitch in Hz, `wavetable.oscillate`; direct
-            model and band-limited waves only).
+        pitches: "grid" (each event's resonance weighs the wavetable's rows) or "exact"
+            (each event sounds its own pitch in Hz, `wavetable.oscillate`; direct model
+            only, band-limited waves); None means the model's default (`DEFAULT_PITCHES`;
+            grid with naive waves), then stored here.
     """
 
     sample_rate: int = 22050
@@ -65,7 +67,7 @@ class ModelConfig:
     total_samples: int | None = None
     waves: str | None = None
     pitch_bump: float = PITCH_BUMP_STEPS
-    pitches: str = "grid"
+    pitches: str | None = None
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -74,6 +76,8 @@ class ModelConfig:
             object.__setattr__(self, "waves", DEFAULT_WAVES[self.model])
         if self.waves not in WAVE_KINDS:
             raise ValueError(f"unknown waves '{self.waves}' (choose {' or '.join(WAVE_KINDS)})")
+        if self.pitches is None:  # naive waves have no exact-pitch form
+            object.__setattr__(self, "pitches", DEFAULT_PITCHES[self.model] if self.waves == "band-limited" else "grid")
         if self.pitches not in PITCH_KINDS:
             raise ValueError(f"unknown pitches '{self.pitches}' (choose {' or '.join(PITCH_KINDS)})")
         if self.pitches == "exact" and self.model != "direct":

@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--event-samples", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--waves", choices=WAVE_KINDS, default=None, help="wavetable (default: each model's)")
-    parser.add_argument("--pitches", choices=PITCH_KINDS, default="grid", help="the direct model's pitches")
+    parser.add_argument("--pitches", choices=PITCH_KINDS, default=None, help="the direct model's pitches (default: each model's)")
     parser.add_argument("--loss", choices=LOSS_NAMES, default=None, help="the fit's loss (default: the model's)")
     parser.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True, help="score silence, vocoder and oracle too")
     parser.add_argument("--device", default="auto")
@@ -143,7 +143,7 @@ def main() -> None:
         log("ViSQOL: n/a (pip install 'audiosplat[eval]' to measure it)")
     configure_for_fitting()
 
-    configs = [ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, model=m, waves=args.waves, pitches=args.pitches if m == "direct" else "grid") for m in args.model]
+    configs = [ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, model=m, waves=args.waves, pitches=args.pitches if m == "direct" else None) for m in args.model]
     config = configs[0]
     # without --steps, --seconds alone ends the fit: give it more steps than it can take
     steps = args.steps if args.steps is not None else 10**6

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from audiosplat.config import PITCH_KINDS
+from audiosplat.config import DEFAULT_PITCHES, PITCH_KINDS
 from benchmarks.common import MOZART, ROOT, emit, log, peak_rss_mib, summary, time_repeats
 
 PATHS = ("reference", "fast")
@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--pitches", choices=PITCH_KINDS, default="grid", help="the direct model's pitches, on every path")
+    parser.add_argument("--pitches", choices=PITCH_KINDS, default=DEFAULT_PITCHES["direct"], help="the direct model's pitches, on every path")
     parser.add_argument("--worker", choices=("fit-step", "render"), help=argparse.SUPPRESS)
     parser.add_argument("--path", choices=PATHS, default="fast", help=argparse.SUPPRESS)
     parser.add_argument("--splat", help=argparse.SUPPRESS)

@@ -34,9 +34,9 @@ def fitted_splat(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def fitted_exact_splat(tmp_path_factory) -> Path:
-    """As `fitted_splat`, with exact pitches (format 1.5.0)."""
-    return _fitted_guitar(tmp_path_factory, "fitted-exact", ModelConfig(n_samples=4096, n_events=4, pitches="exact"))
+def fitted_grid_splat(tmp_path_factory) -> Path:
+    """As `fitted_splat`, with grid pitches (the wavetable's rows, as before format 1.5.0)."""
+    return _fitted_guitar(tmp_path_factory, "fitted-grid", ModelConfig(n_samples=4096, n_events=4, pitches="grid"))
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from audiosplat.synth import event_signals, fft_length_at_least, onset_chunks, r
 from helpers_synth import assets_for, assets_in_float64, scattered_model, scattered_notes
 
 N = 4096
-CONFIG = ModelConfig(n_samples=N, n_events=16)
+CONFIG = ModelConfig(pitches="grid", n_samples=N, n_events=16)
 EXACT = dataclasses.replace(CONFIG, pitches="exact")
 # Near the start and the end of the clip, a tie, and onsets whose span N - onset + 1 is an
 # FFT length exactly (1025: 3072, 2049: 2048, 1537: 2560) or one sample more than one.

@@ -178,22 +178,23 @@ def test_bad_option_values_are_one_line(tmp_path):
     _assert_one_line_error(result, "events")
 
 
-def test_fit_pitches_grid_by_default_exact_on_request(tmp_path):
-    """Events mix the wavetable's rows unless --pitches exact asks for the direct model's
-    events to sound their own pitches (band-limited waves only); the seed model's decoder
-    only knows the rows."""
+def test_fit_pitches_exact_by_default_grid_on_request(tmp_path):
+    """The direct model's events sound their own pitches unless --pitches grid (or naive
+    waves, which have no exact form) asks for the wavetable's rows; the seed model's
+    decoder only knows the rows."""
     written = {}
-    for name, options in {"default": [], "exact": ["--pitches", "exact"]}.items():
+    for name, options in {"default": [], "grid": ["--pitches", "grid"], "naive": ["--waves", "naive"]}.items():
         out = tmp_path / f"{name}.splat"
         assert _run("fit", GUITAR, "-o", out, *SMALL_FIT, *options).exit_code == 0
         written[name] = read_splat(out)
-    assert written["default"].config.pitches == "grid" and written["default"].controls.pitch_hz is None
-    assert written["exact"].config.pitches == "exact" and written["exact"].controls.pitch_hz.shape == (4,)
-    table = _run("inspect", tmp_path / "exact.splat", "--json")
+    assert written["default"].config.pitches == "exact" and written["default"].controls.pitch_hz.shape == (4,)
+    assert written["grid"].config.pitches == "grid" and written["grid"].controls.pitch_hz is None
+    assert written["naive"].config.pitches == "grid"
+    table = _run("inspect", tmp_path / "default.splat", "--json")
     summary = json.loads(table.stdout)
     assert summary["pitches"] == "exact"
     rows = summary["event_table"]
-    assert [round(r["pitch_hz"], 3) for r in rows] == [round(float(p), 3) for p in written["exact"].controls.pitch_hz]
+    assert [round(r["pitch_hz"], 3) for r in rows] == [round(float(p), 3) for p in written["default"].controls.pitch_hz]
     for options, fragment in ((["--pitches", "exact", "--waves", "naive"], "band-limited"), (["--pitches", "exact", "--model", "seed"], "direct model")):
         _assert_one_line_error(_run("fit", GUITAR, "-o", tmp_path / "bad.splat", *SMALL_FIT, *options), fragment)
     assert not (tmp_path / "bad.splat").exists()

@@ -18,7 +18,7 @@ from audiosplat.splatfile import FORMAT_VERSION, read_splat, write_splat
 from conftest import GOLDEN, GOLDEN_DIRECT, GOLDEN_EXACT
 
 
-@pytest.mark.parametrize("fixture", ["fitted_splat", "fitted_exact_splat"])
+@pytest.mark.parametrize("fixture", ["fitted_splat", "fitted_grid_splat"])
 def test_round_trip_reads_back_equal(fixture, request, tmp_path):
     original = read_splat(request.getfixturevalue(fixture))
     copy = tmp_path / "copy.splat"
@@ -26,7 +26,7 @@ def test_round_trip_reads_back_equal(fixture, request, tmp_path):
     again = read_splat(copy)
     assert again.config == original.config
     assert again.controls.named_fields().keys() == original.controls.named_fields().keys()
-    assert ("pitch_hz" in original.controls.named_fields()) == (fixture == "fitted_exact_splat")
+    assert ("pitch_hz" in original.controls.named_fields()) == (fixture == "fitted_splat")
     for name, value in original.controls.named_fields().items():
         assert torch.equal(value, again.controls.named_fields()[name]), name
     assert torch.equal(original.controls.onset_bits, again.controls.onset_bits)

@@ -29,7 +29,7 @@ from audiosplat.synth import (
 )
 from helpers_synth import assets_for, assets_in_float64, hand_controls, rooms_for, scattered_model, sine_row_nearest, spectral_peak_hz
 
-SMALL = [ModelConfig(n_samples=4096, n_events=4), ModelConfig(n_samples=8192, n_events=8)]
+SMALL = [ModelConfig(pitches="grid", n_samples=4096, n_events=4), ModelConfig(pitches="grid", n_samples=8192, n_events=8)]
 SMALL_IDS = ["N4096-E4", "N8192-E8"]
 SR = 22050
 
@@ -81,7 +81,7 @@ def test_stems_sum_to_the_clip(config):
 
 
 def test_fast_synth_matches_reference_at_default_size():
-    config = ModelConfig()
+    config = ModelConfig(pitches="grid")
     assert (config.n_samples, config.n_events) == (65536, 64)
     assets = assets_for(config, seed=0)
     model = scattered_model(config, seed=1)
@@ -150,7 +150,7 @@ def test_a_render_without_gradients_overlap_adds_what_the_fit_places(event_sampl
     """A render (no gradients) adds each event into the room mixes at its onset
     (`overlap_added_mixes`); a fit places every event on an (E, N) buffer first. Two clips
     at once, events cut into chunks of 3 (some onsets near the end), the same clips."""
-    config = ModelConfig(n_samples=4096, n_events=8, event_samples=event_samples)
+    config = ModelConfig(pitches="grid", n_samples=4096, n_events=8, event_samples=event_samples)
     monkeypatch.setattr(synth, "EVENT_CHUNK_BYTES", 48 * config.event_length)
     both = concat_controls([scattered_model(config, seed=seed)()[0].map(torch.Tensor.detach) for seed in (21, 22)])
     assets = SynthAssets.build(config, torch.arange(2 * config.n_events), rooms_for(config.n_samples))
@@ -166,7 +166,7 @@ def test_event_buffer_option():
     """event_samples = N is the exact model; a shorter buffer approximates a short event
     closely (its filters become circular over the buffer); the reference refuses it."""
     rooms = rooms_for(16384)
-    exact = ModelConfig(n_samples=16384, n_events=2)
+    exact = ModelConfig(pitches="grid", n_samples=16384, n_events=2)
     row, _ = sine_row_nearest(440.0, exact.n_pitches)
     controls = hand_controls(
         exact, 8, [100, 9000], resonance_row=row, excitation_mix=(0.3, 0.7), decay_per_frame=0.5,
@@ -175,10 +175,10 @@ def test_event_buffer_option():
     seeds = noise_seeds_for(0, 2)
     with torch.no_grad():
         reference = render_clips(controls, SynthAssets.build(exact, seeds, rooms))
-        same = render_clips(controls, SynthAssets.build(ModelConfig(n_samples=16384, n_events=2, event_samples=16384), seeds, rooms))
+        same = render_clips(controls, SynthAssets.build(ModelConfig(pitches="grid", n_samples=16384, n_events=2, event_samples=16384), seeds, rooms))
         assert torch.equal(same, reference)
         for length in (8192, 4096):
-            short = ModelConfig(n_samples=16384, n_events=2, event_samples=length)
+            short = ModelConfig(pitches="grid", n_samples=16384, n_events=2, event_samples=length)
             assets = SynthAssets.build(short, seeds, rooms)
             assert assets.waves.shape == (512, length) and assets.noise.shape == (2, length)
             approx = render_clips(controls, assets)
@@ -193,7 +193,7 @@ def test_event_buffer_option():
 @pytest.mark.parametrize("target_hz", [220.0, 440.0, 1000.0])
 @pytest.mark.parametrize("shape", ["sine", "saw"])
 def test_a_resonance_rings_at_its_wave_pitch(target_hz, shape):
-    config = ModelConfig(n_samples=16384, n_events=2)
+    config = ModelConfig(pitches="grid", n_samples=16384, n_events=2)
     assets = assets_for(config, seed=11)
     row, pitch = sine_row_nearest(target_hz, config.n_pitches)
     if shape == "saw":
@@ -240,7 +240,8 @@ def test_an_exact_pitch_rings_at_its_pitch_between_the_rows(target_hz):
     """A sine event at a pitch between the wavetable's rows (where a grid pitch would sound
     its two neighbouring rows): the clip's spectral peak is that pitch, within a tenth of
     a bin, and nearly all its energy lies within 6 bins of it."""
-    config = ModelConfig(n_samples=16384, n_events=2, pitches="exact")
+    config = ModelConfig(n_samples=16384, n_events=2)
+    assert config.pitches == "exact"
     assets = assets_for(config, seed=11)
     row, _ = sine_row_nearest(target_hz, config.n_pitches)
     controls = hand_controls(config, assets.rooms.shape[0], [0, 0], gains=[1.0, 0.0], resonance_row=row, noise_width_hz=3000.0)
@@ -257,7 +258,7 @@ def test_an_exact_pitch_rings_at_its_pitch_between_the_rows(target_hz):
 def test_resonance_decays_at_its_per_frame_factor():
     """With dry weight 0 and a short burst of excitation, the event is the wave times the
     amplitude decay A = r^(f+1): its RMS drops by r per 256-sample frame."""
-    config = ModelConfig(n_samples=16384, n_events=2)
+    config = ModelConfig(pitches="grid", n_samples=16384, n_events=2)
     assets = assets_for(config, seed=12)
     row, _ = sine_row_nearest(440.0, config.n_pitches)
     r = 0.97
@@ -286,7 +287,7 @@ def test_resonance_decays_at_its_per_frame_factor():
 
 
 def test_reverb_is_the_dry_event_convolved_with_its_room():
-    config = ModelConfig(n_samples=8192, n_events=2)
+    config = ModelConfig(pitches="grid", n_samples=8192, n_events=2)
     assets = assets_for(config, seed=13)
     row, _ = sine_row_nearest(300.0, config.n_pitches)
     common = dict(resonance_row=row, excitation_mix=(0.4, 0.6), gains=[1.0, 0.5], room=5)
@@ -301,7 +302,7 @@ def test_reverb_is_the_dry_event_convolved_with_its_room():
 
 
 def test_an_event_at_one_second_is_silent_before_and_starts_right_there():
-    config = ModelConfig(n_samples=32768, n_events=2)
+    config = ModelConfig(pitches="grid", n_samples=32768, n_events=2)
     assets = assets_for(config, seed=14)
     onset = SR  # 1.0 s
     row, _ = sine_row_nearest(440.0, config.n_pitches)
@@ -326,7 +327,7 @@ def test_an_event_at_one_second_is_silent_before_and_starts_right_there():
 
 
 def test_gain_is_linear_and_mix_weights_split_dry_and_resonant():
-    config = ModelConfig(n_samples=4096, n_events=2)
+    config = ModelConfig(pitches="grid", n_samples=4096, n_events=2)
     assets = assets_for(config, seed=15)
     row, _ = sine_row_nearest(500.0, config.n_pitches)
     n_rooms = assets.rooms.shape[0]
@@ -388,7 +389,7 @@ def test_event_noise_is_fixed_by_its_seed():
 
 
 def test_leaf_latents_are_root_plus_offsets_along_the_path():
-    config = ModelConfig(n_samples=4096, n_events=8)
+    config = ModelConfig(pitches="grid", n_samples=4096, n_events=8)
     model = EventModel(config, 8)
     model.initialise(torch.Generator().manual_seed(0))
     roots, offsets = model.latent_roots.detach(), model.latent_offsets.detach()
@@ -401,7 +402,7 @@ def test_leaf_latents_are_root_plus_offsets_along_the_path():
         r, c0, c1 = (e >> 2) & 1, (e >> 1) & 1, e & 1
         torch.testing.assert_close(latents[e], roots[r] + offsets[0, c0] + offsets[1, c1], rtol=0, atol=1e-7)
     # 64 events: 12 vectors make all of them
-    big = EventModel(ModelConfig(), 8)
+    big = EventModel(ModelConfig(pitches="grid"), 8)
     big.initialise(torch.Generator().manual_seed(1))
     assert big.latent_offsets.shape == (5, 2, 16)
     z = big.leaf_latents().detach()
@@ -412,7 +413,7 @@ def test_leaf_latents_are_root_plus_offsets_along_the_path():
 
 
 def test_leaf_time_logits_sum_the_tables_along_the_path():
-    config = ModelConfig(n_samples=4096, n_events=8)
+    config = ModelConfig(pitches="grid", n_samples=4096, n_events=8)
     model = scattered_model(config, seed=2)
     tables = [t.detach() for t in model.time_tables]
     assert [tuple(t.shape) for t in tables] == [(2, 12, 2), (4, 12, 2), (8, 12, 2)]
@@ -426,7 +427,7 @@ def test_leaf_time_logits_sum_the_tables_along_the_path():
 
 
 def test_initialisation_ranges():
-    model = EventModel(ModelConfig(n_samples=4096, n_events=4), 8)
+    model = EventModel(ModelConfig(pitches="grid", n_samples=4096, n_events=4), 8)
     model.initialise(torch.Generator().manual_seed(3))
     for name, p in model.named_parameters():
         p = p.detach()
@@ -442,7 +443,7 @@ def test_initialisation_ranges():
 
 def test_decoded_controls_are_the_method_formulas_in_physical_units():
     """§3/§4: controls in Hz and seconds map back to the unit-interval Gaussians of the method."""
-    config = ModelConfig(n_samples=4096, n_events=4)
+    config = ModelConfig(pitches="grid", n_samples=4096, n_events=4)
     model = scattered_model(config, seed=4)
     with torch.no_grad():
         # bigger decoder weights, so that the raw values are not all near zero
@@ -503,10 +504,11 @@ def test_gradients_reach_every_parameter_through_the_multiband_loss():
     assert bool((private.abs().sum(-1) > 0).all())
 
 
-@pytest.mark.parametrize("fixture", ["fitted_splat", "fitted_seed_splat"])
+@pytest.mark.parametrize("fixture", ["fitted_grid_splat", "fitted_seed_splat"])
 def test_render_with_the_used_waves_only_equals_the_render_with_all(fixture, request):
     """`render_splat` makes only the waves the events use (`used_waves`); the audio is that
-    of all 512 waves, for the direct model (a few pitches per event) and the seed model."""
+    of all 512 waves, for the direct model with grid pitches (a few pitches per event) and
+    the seed model."""
     from audiosplat.api import render_splat
     from audiosplat.splatfile import read_splat
     from audiosplat.synth import used_waves

@@ -11,7 +11,7 @@ from audiosplat.model import EventModel
 from audiosplat.wave_mix import _groups, mix_waves
 from audiosplat.wavetable import make_wavetable
 
-CONFIG = ModelConfig(n_samples=4096, n_events=16)
+CONFIG = ModelConfig(pitches="grid", n_samples=4096, n_events=16)
 N_ROOMS = 8
 
 
