@@ -117,7 +117,7 @@ def new_model(config: ModelConfig, rooms: RoomBank, seed: int, target: torch.Ten
 
 def parameter_groups(model: Model, lr: float) -> list[dict]:
     """Adam's parameter groups: one for the seed model, one per control group (with its
-    rate from `DIRECT_LR_SCALE`) for the direct model."""
+    rate from `DIRECT_LR_SCALE`, `EXACT_PITCH_LR_SCALE` for exact pitches) for the direct model."""
     if isinstance(model, EventModel):
         return [{"params": list(model.parameters()), "lr": lr}]
     exact = model.config.pitches == "exact"
