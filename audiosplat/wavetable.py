@@ -62,6 +62,7 @@ def make_wavetable(
             count = min(PITCH_CHUNK, len(pitches) - first)
             periods = band_limited_cycles(pitches_hz[first : first + count], sample_rate)
             index, frac = _cycle_positions(pitches_hz[first : first + count], t_s, periods.shape[-1])
+            frac = frac.float()
             for shape in range(len(SHAPES)):
                 picked = torch.nonzero((wave_pitch >= first) & (wave_pitch < first + count) & (shape_index == shape))[:, 0]
                 if len(picked):
@@ -129,14 +130,14 @@ def band_limited_cycles(pitches_hz: torch.Tensor, sample_rate: int, n_points: in
 def _cycle_positions(pitches_hz: torch.Tensor, t_s: torch.Tensor, n_points: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Where waves read their periods of `n_points` (a power of two): at (f t mod 1) n.
     (P,) pitches and (N,) times, float64 -> the point below (P, N) int64 and the fraction of
-    the way to the next (P, N) float32.
+    the way to the next (P, N) float64, differentiable in the pitches.
 
     Computed as f (t n) - floor(f (t n)), point below mod n: scaling by a power of two and
     taking the whole part off are exact in floating point, so these are the same bits as
     f t mod 1 scaled, without a float remainder (a slow kernel)."""
     points = pitches_hz[:, None] * (t_s * n_points)[None, :]
-    below = points.floor()
-    return below.long().remainder_(n_points), points.sub_(below).float()
+    below = points.detach().floor()
+    return below.long().remainder_(n_points), points - below
 
 
 def _read_cycles(periods: torch.Tensor, index: torch.Tensor, frac: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -162,13 +163,11 @@ def oscillate(pitch_hz: torch.Tensor, shape_weights: torch.Tensor, n_samples: in
     """
     periods = band_limited_cycles(pitch_hz.detach().double().cpu(), sample_rate).to(shape_weights)  # (4, E, P)
     mixed = torch.einsum("es,sep->ep", shape_weights, periods)
-    n_points = mixed.shape[-1]
-    t_points = torch.arange(n_samples, dtype=torch.float64, device=shape_weights.device) / sample_rate * n_points
-    points = pitch_hz.double()[:, None] * t_points[None, :]  # (E, N): period points passed, float64
-    below = points.detach().floor()
-    index = below.long().remainder_(n_points)
+    t_s = torch.arange(n_samples, dtype=torch.float64, device=shape_weights.device) / sample_rate
+    index, frac = _cycle_positions(pitch_hz.double(), t_s, mixed.shape[-1])
     wrapped = torch.cat([mixed, mixed[:, :1]], dim=-1)  # the point after the last is the first
-    return torch.lerp(wrapped.gather(1, index), wrapped[:, 1:].gather(1, index), (points - below).to(mixed.dtype))
+    # out of place, unlike `_read_cycles`: the fraction's gradient needs both points read
+    return torch.lerp(wrapped.gather(1, index), wrapped[:, 1:].gather(1, index), frac.to(mixed.dtype))
 
 
 def wave_pitch_hz(wave_index: torch.Tensor, n_pitches: int) -> torch.Tensor:
