@@ -5,6 +5,8 @@ onset well from scratch."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +22,11 @@ PITCHES_PER_ONSET = 6
 REFINED_STEP_MIDI = 0.005  # semitones: pitches are refined to a grid this fine (`refined_pitch`)
 PEAK_RADIUS_FRAMES = 3
 GLIDE_SEMITONES = 1.0
+# A voice's main pitch moves a little from one frame to the next in about a quarter of its
+# voiced frames (speech: 0.27); held notes move less, vibrato included (the 7 instrument
+# clips of ../shared/audio: 0.02-0.12). `pitches_for` chooses grid pitches above this.
+GLIDING_FRACTION = 0.2
+SLIDE_SEMITONES = (0.05, 1.0)  # a frame-to-frame move of the main pitch that is a slide, not a jump
 AFTER_FRAMES = 4  # frames after an onset whose spectrum holds its notes
 
 
@@ -104,21 +111,57 @@ def refined_pitch(spectrum: torch.Tensor, pitch_midi: float, step_midi: float, s
     return float(fine[harmonic_salience(spectrum, fine, sample_rate, PITCH_FFT).argmax()])
 
 
+def _main_pitches(mags: torch.Tensor, sample_rate: int, n_pitches: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each frame's most salient pitch (MIDI) and whether it is voiced: at least a tenth as
+    salient as the clip's most salient. (F, PITCH_FFT/2 + 1) |STFT| -> (F,), (F,) bool."""
+    pitches = torch.linspace(LOWEST_MIDI, HIGHEST_MIDI, 4 * n_pitches, device=mags.device)
+    salience, best = harmonic_salience(mags, pitches, sample_rate, PITCH_FFT).max(dim=-1)
+    return pitches[best], salience > 0.1 * salience.max()
+
+
+def slides(mags: torch.Tensor, sample_rate: int, n_pitches: int) -> tuple[int, int]:
+    """How many pairs of consecutive voiced frames there are, and in how many the main
+    pitch slides: moves by `SLIDE_SEMITONES` (more than rounding, less than a new note).
+    (F, PITCH_FFT/2 + 1) |STFT| -> (sliding pairs, voiced pairs)."""
+    pitch, voiced = _main_pitches(mags, sample_rate, n_pitches)
+    both = voiced[1:] & voiced[:-1]
+    move = (pitch[1:] - pitch[:-1]).abs()
+    return int((both & (move > SLIDE_SEMITONES[0]) & (move < SLIDE_SEMITONES[1])).sum()), int(both.sum())
+
+
+def resolve_pitches(config: ModelConfig, windows: Iterable[torch.Tensor]) -> ModelConfig:
+    """`config` with "auto" pitches chosen for the audio made of these (N,) windows
+    (`pitches_for`); any other config as it is."""
+    return config if config.pitches != "auto" else dataclasses.replace(config, pitches=pitches_for(windows, config))
+
+
+def pitches_for(windows: Iterable[torch.Tensor], config: ModelConfig) -> str:
+    """The direct model's pitches for audio made of these (N,) windows: "grid" when its
+    main pitch slides in more than `GLIDING_FRACTION` of the voiced frame pairs (`slides`,
+    pooled over the windows), as a voice's does: the bump over neighbouring rows follows a
+    gliding pitch better than one exact pitch (speech: ViSQOL 3.62 against 3.48 at 365
+    steps). "exact" for held notes, which it tunes better (the other 7 clips; README)."""
+    sliding, pairs = 0, 0
+    for window in windows:
+        clean = torch.nan_to_num(window.detach().cpu().float(), nan=0.0, posinf=0.0, neginf=0.0)
+        counts = slides(magnitudes(clean, PITCH_FFT, config.frame_size), config.sample_rate, config.n_pitches)
+        sliding, pairs = sliding + counts[0], pairs + counts[1]
+    return "grid" if sliding > GLIDING_FRACTION * max(pairs, 1) else "exact"
+
+
 def glide_frames(mags: torch.Tensor, sample_rate: int, n_pitches: int) -> list[int]:
     """Frames where a held sound's main pitch has moved more than `GLIDE_SEMITONES` from
     where it was at the last such frame (a voice or a slide glides without a new attack, so
     spectral flux misses it). Only frames whose main pitch is at least a tenth as salient
     as the clip's most salient count. (F, PITCH_FFT/2 + 1) |STFT| -> frames."""
-    pitches = torch.linspace(LOWEST_MIDI, HIGHEST_MIDI, 4 * n_pitches, device=mags.device)
-    salience, best = harmonic_salience(mags, pitches, sample_rate, PITCH_FFT).max(dim=-1)
-    voiced = (salience > 0.1 * salience.max()).tolist()
+    pitch, voiced = _main_pitches(mags, sample_rate, n_pitches)
     frames, reference = [], None
-    for frame, (is_voiced, pitch) in enumerate(zip(voiced, pitches[best].tolist())):
+    for frame, (is_voiced, midi) in enumerate(zip(voiced.tolist(), pitch.tolist())):
         if not is_voiced:
             reference = None
-        elif reference is None or abs(pitch - reference) > GLIDE_SEMITONES:
+        elif reference is None or abs(midi - reference) > GLIDE_SEMITONES:
             frames.append(frame)
-            reference = pitch
+            reference = midi
     return frames
 
 

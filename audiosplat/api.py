@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 import audiosplat
+from audiosplat.analysis import resolve_pitches
 from audiosplat.audio import Clip, file_sha256, load_clip, samples_after
-from audiosplat.config import ModelConfig
+from audiosplat.config import ModelConfig, fit_pitches
 from audiosplat.edits import apply_edits, merged_paths
 from audiosplat.errors import AudioReadError, AudiosplatError
 from audiosplat.fit import BatchStepCallback, ClipStart, FitConfig, FitResult, StepCallback, fit_batch, resolve_device
@@ -29,6 +30,10 @@ from audiosplat.rooms import RoomBank, load_room_folder, procedural_bank
 from audiosplat.splatfile import Splat, read_splat, write_splat
 from audiosplat.synth import SynthAssets, render_clips, render_stems, used_waves
 from audiosplat.visqol import visqol_if_installed
+
+
+# What the fitting functions fit by default: the direct model, pitches chosen per clip
+FIT_MODEL = ModelConfig(pitches=fit_pitches("direct"))
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ def fit_audio_file(
     source: Path,
     output: Path,
     *,
-    config: ModelConfig = ModelConfig(),
+    config: ModelConfig = FIT_MODEL,
     fit_config: FitConfig = FitConfig(),
     offset_s: float = 0.0,
     rooms_dir: Path | None = None,
@@ -102,7 +107,7 @@ def fit_audio_files(
     return fit_inputs([FitInput(Path(s), Path(o), offset_s, duration_s=duration_s) for s, o in zip(sources, outputs)], **settings)
 
 
-def fit_inputs(inputs: list[FitInput], *, config: ModelConfig = ModelConfig(), **settings) -> list[FitOutcome]:
+def fit_inputs(inputs: list[FitInput], *, config: ModelConfig = FIT_MODEL, **settings) -> list[FitOutcome]:
     """Fit each input and write its .splat: inputs of one window together (`fit_clips`),
     then longer ones one by one (`fit_long_input`). Every input is read and every output
     checked before any fitting starts; see `fit_clips` for the settings."""
@@ -133,7 +138,7 @@ def is_long(item: FitInput, config: ModelConfig) -> bool:
 def fit_long_input(
     item: FitInput,
     *,
-    config: ModelConfig = ModelConfig(),
+    config: ModelConfig = FIT_MODEL,
     fit_config: FitConfig = FitConfig(),
     rooms_dir: Path | None = None,
     device: str = "auto",
@@ -168,7 +173,7 @@ def fit_long_input(
     clip = dataclasses.replace(raw_window(0)[1], offset_s=float(item.offset_s), peak=peak)
     windows = result.windows
     splat = Splat(
-        config=long_config,
+        config=result.config,
         controls=result.controls,
         latents=result.latents,
         noise_seeds=result.noise_seeds,
@@ -203,7 +208,7 @@ def fit_clips(
     inputs: list[FitInput],
     clips: list[Clip],
     *,
-    config: ModelConfig = ModelConfig(),
+    config: ModelConfig = FIT_MODEL,
     fit_config: FitConfig = FitConfig(),
     rooms_dir: Path | None = None,
     device: str = "auto",
@@ -242,20 +247,31 @@ def fit_clips(
         batch = clips[first : first + size]
         if on_batch is not None:
             on_batch(first, len(batch))
-        targets = torch.from_numpy(np.stack([clip.samples for clip in batch]))
         earlier = None if resume is None else resume[first : first + size]
-        start = None if earlier is None else [ClipStart(s.parameters, s.noise_seeds, s.optimizer) for s in earlier]
-        results = fit_batch(targets, config, fit_config, rooms, torch_device, on_step=on_step, start=start, should_stop=should_stop)
-        for k, (clip, result) in enumerate(zip(batch, results)):
-            item = inputs[first + k]
-            if earlier is not None:
-                result = _continued(earlier[k], result)
-            splat = _splat_from_fit(result, clip, item, config, fit_config, rooms, torch_device, argv)
-            splat.fit["steps"] = len(result.loss_history)
-            splat.fit["partial"] = result.partial
-            write_splat(item.output, splat)
-            outcomes.append(FitOutcome(splat=splat, result=result, clip=clip))
+        # "auto" pitches may choose differently per clip: each kind is its own batch
+        configs = [config if earlier else resolve_pitches(config, [torch.from_numpy(clip.samples)]) for clip in batch]
+        for kind in dict.fromkeys(configs):
+            ks = [k for k, c in enumerate(configs) if c == kind]
+            targets = torch.from_numpy(np.stack([batch[k].samples for k in ks]))
+            start = None if earlier is None else [ClipStart(earlier[k].parameters, earlier[k].noise_seeds, earlier[k].optimizer) for k in ks]
+            results = fit_batch(targets, kind, fit_config, rooms, torch_device, on_step=on_step, start=start, should_stop=should_stop)
+            for k, result in zip(ks, results):
+                outcomes.append(_write_fit(inputs[first + k], batch[k], kind, result, None if earlier is None else earlier[k], fit_config, rooms, torch_device, argv))
     return outcomes
+
+
+def _write_fit(
+    item: FitInput, clip: Clip, config: ModelConfig, result: FitResult, earlier: Splat | None, fit_config: FitConfig,
+    rooms: RoomBank, device: torch.device, argv: list[str] | None,
+) -> FitOutcome:
+    """Write one clip's fit (continuing `earlier`'s, if resumed) to its .splat."""
+    if earlier is not None:
+        result = _continued(earlier, result)
+    splat = _splat_from_fit(result, clip, item, config, fit_config, rooms, device, argv)
+    splat.fit["steps"] = len(result.loss_history)
+    splat.fit["partial"] = result.partial
+    write_splat(item.output, splat)
+    return FitOutcome(splat=splat, result=result, clip=clip)
 
 
 def resume_settings(splat: Splat, path: Path, source: Path, steps: int, lr: float | None) -> tuple[ModelConfig, FitConfig]:

@@ -23,7 +23,7 @@ from audiosplat import __version__
 from audiosplat.api import FitInput, check_output_path, edit_splat_file, draw_splat_timeline, perturb_outputs, perturb_splat_file, quality_against, render_splat, resume_settings
 from audiosplat.audio import AUDIO_SUFFIXES, write_wav, write_wav_stream
 from audiosplat.batch import ItemReport, error_text, Tally, is_complete_output, make_output_folders, report_lines, run_each
-from audiosplat.config import ModelConfig
+from audiosplat.config import ModelConfig, fit_pitches
 from audiosplat.edits import EditError, select
 from audiosplat.errors import AudiosplatError, UsageError
 from audiosplat.fit import FitConfig
@@ -72,6 +72,7 @@ class WaveKind(str, Enum):
 
 
 class PitchKind(str, Enum):
+    auto = "auto"
     exact = "exact"
     grid = "grid"
 
@@ -141,7 +142,7 @@ def fit(
     samples: Annotated[int, typer.Option(help="Clip length in samples at 22050 Hz, a power of two.")] = 2**16,
     event_samples: Annotated[Optional[int], typer.Option(help="Opt-in approximation: synthesise each event over this many samples (a power of two < --samples) instead of the whole clip; faster by about samples/event-samples, cuts event tails.")] = None,
     waves: Annotated[Optional[WaveKind], typer.Option(help="Wavetable: band-limited (no aliases; the direct model's default) or naive (method.md's; the seed model's default).", show_default=False)] = None,
-    pitches: Annotated[Optional[PitchKind], typer.Option(help="exact: each direct event sounds its own pitch (the direct model's default); grid: a mix of the wavetable's 128 pitches (the seed model's, the direct model's before format 1.5, and a little better for a gliding voice).", show_default=False)] = None,
+    pitches: Annotated[Optional[PitchKind], typer.Option(help="exact: each direct event sounds its own pitch; grid: a mix of the wavetable's 128 pitches (the seed model's, and better for a gliding voice); auto: the direct model's default, grid for clips whose main pitch glides (speech, song), exact for the others.", show_default=False)] = None,
     loss: Annotated[Optional[LossName], typer.Option(help="multiband (method.md's; the seed model's default), multiband-balanced (each band's features weighted towards equal say; the direct model's default), multiband-log (plus the log-magnitude distance of the same features) or noise (the original's stochastic loss).", show_default=False)] = None,
     rooms: Annotated[Optional[Path], typer.Option(help="Folder of impulse-response audio files to use as rooms (default: the built-in procedural rooms).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the fit stored in this .splat (one input only) exactly: its parameters, Adam state, sizes, seed, loss and rooms are used; --steps more steps are taken.")] = None,
@@ -171,7 +172,7 @@ def fit(
     with _user_errors(verbose):
         _usage_check(ray is None or (jobs == 1 and resume is None), "--ray runs each input as a task: drop --jobs and --resume")
         _usage_check(resume is None or jobs == 1, "--resume continues one fit in this process: drop --jobs")
-        config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value, waves=waves and waves.value, pitches=pitches and pitches.value)
+        config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value, waves=waves and waves.value, pitches=pitches.value if pitches else fit_pitches(model.value, waves and waves.value))
         steps = steps if steps is not None else (UNBOUNDED_STEPS if seconds is not None else DEFAULT_STEPS)
         fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss and loss.value, seconds=seconds)
         if musicnet is not None:

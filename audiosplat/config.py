@@ -18,7 +18,10 @@ PITCH_BUMP_STEPS = 0.35
 # pitches (method.md); "exact", one wave at the event's own pitch (`wavetable.oscillate`).
 # The seed model's decoder weighs the grid's rows; the direct model's notes sound their
 # own pitches (format 1.5.0): better on 7 of 8 clips, not on a voice (A/B in the README).
+# A file holds one of PITCH_KINDS. "auto" asks a fit to choose per clip from an analysis
+# of its audio (`analysis.pitches_for`): a fit's default (`fit_pitches`).
 PITCH_KINDS = ("grid", "exact")
+PITCH_CHOICES = (*PITCH_KINDS, "auto")
 DEFAULT_PITCHES = {"direct": "exact", "seed": "grid"}
 
 
@@ -53,7 +56,9 @@ class ModelConfig:
         pitches: "grid" (each event's resonance weighs the wavetable's rows) or "exact"
             (each event sounds its own pitch in Hz, `wavetable.oscillate`; direct model
             only, band-limited waves); None means the model's default (`DEFAULT_PITCHES`;
-            grid with naive waves), then stored here.
+            grid with naive waves), then stored here. "auto" (direct model, band-limited
+            waves) is a fit's request to choose one per clip (`analysis.resolve_pitches`); a model
+            cannot be built from it.
     """
 
     sample_rate: int = 22050
@@ -78,12 +83,12 @@ class ModelConfig:
             raise ValueError(f"unknown waves '{self.waves}' (choose {' or '.join(WAVE_KINDS)})")
         if self.pitches is None:  # naive waves have no exact-pitch form
             object.__setattr__(self, "pitches", DEFAULT_PITCHES[self.model] if self.waves == "band-limited" else "grid")
-        if self.pitches not in PITCH_KINDS:
-            raise ValueError(f"unknown pitches '{self.pitches}' (choose {' or '.join(PITCH_KINDS)})")
-        if self.pitches == "exact" and self.model != "direct":
-            raise ValueError("exact pitches need the direct model (the seed model's decoder weighs the wavetable's rows)")
-        if self.pitches == "exact" and self.waves != "band-limited":
-            raise ValueError("exact pitches are band-limited waves (naive waves need grid pitches)")
+        if self.pitches not in PITCH_CHOICES:
+            raise ValueError(f"unknown pitches '{self.pitches}' (choose {', '.join(PITCH_CHOICES)})")
+        if self.pitches != "grid" and self.model != "direct":
+            raise ValueError(f"{self.pitches} pitches need the direct model (the seed model's decoder weighs the wavetable's rows)")
+        if self.pitches != "grid" and self.waves != "band-limited":
+            raise ValueError(f"{self.pitches} pitches need band-limited waves (naive waves have grid pitches only)")
         if self.frame_size < 1:
             raise ValueError(f"frame_size must be >= 1, got {self.frame_size}")
         if self.n_samples < 2 * self.frame_size or not _is_power_of_two(self.n_samples):
@@ -114,7 +119,13 @@ class ModelConfig:
     def n_resonance_weights(self) -> int:
         """Columns of the controls' resonance weights: every wavetable row for grid
         pitches, the 4 shapes at the event's own pitch for exact ones."""
-        return self.n_waves if self.pitches == "grid" else 4
+        return self.n_waves if self.chosen_pitches() == "grid" else 4
+
+    def chosen_pitches(self) -> str:
+        """`pitches`, which a model needs chosen: grid or exact, not auto."""
+        if self.pitches == "auto":
+            raise ValueError("auto pitches are chosen per clip when it is fitted (analysis.resolve_pitches); a model needs grid or exact")
+        return self.pitches
 
     @property
     def n_frames(self) -> int:
@@ -158,6 +169,12 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def fit_pitches(model: str, waves: str | None = None) -> str | None:
+    """The pitches a fit asks for when none are given: "auto" for the direct model with
+    band-limited waves, else None (the model's default, `DEFAULT_PITCHES`)."""
+    return "auto" if model == "direct" and (waves or DEFAULT_WAVES[model]) == "band-limited" else None
 
 
 def _is_power_of_two(n: int) -> bool:

@@ -67,6 +67,7 @@ class DirectModel(nn.Module):
     def __init__(self, config: ModelConfig, n_rooms: int):
         super().__init__()
         self.config = config
+        self.exact_pitches = config.chosen_pitches() == "exact"
         self.widths = group_widths(n_rooms)
         self.groups = nn.ParameterDict({k: nn.Parameter(torch.zeros(config.n_events, w)) for k, w in self.widths.items()})
 
@@ -102,7 +103,7 @@ class DirectModel(nn.Module):
         g = dict(zip(self.widths, torch.split(latents, list(self.widths.values()), dim=-1)))
         frame_s = cfg.frame_size / cfg.sample_rate
         shape = torch.softmax(g["shape"], dim=-1)
-        if cfg.pitches == "exact":
+        if self.exact_pitches:
             resonance, pitch_hz = shape, midi_to_hz(g["pitch"][:, 0].clamp(LOWEST_MIDI, HIGHEST_MIDI))
         else:
             resonance = (shape[:, :, None] * pitch_weights(g["pitch"][:, 0], cfg.n_pitches, cfg.pitch_bump)[:, None, :]).flatten(1)

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from audiosplat.analysis import find_notes
+from audiosplat.analysis import find_notes, resolve_pitches
 from audiosplat.config import ModelConfig
 from audiosplat.controls import EventControls
 from audiosplat.direct import DirectModel, initial_groups
@@ -115,6 +115,15 @@ def new_model(config: ModelConfig, rooms: RoomBank, seed: int, target: torch.Ten
     return model, noise_seeds_for(seed, config.n_events)
 
 
+def batch_pitches(config: ModelConfig, targets: torch.Tensor) -> ModelConfig:
+    """`config` with "auto" pitches chosen for the (C, N) clips fitted together, which
+    need one kind (`analysis.resolve_pitches`; `api.fit_clips` batches clips by kind)."""
+    kinds = {resolve_pitches(config, [clip]) for clip in targets}
+    if len(kinds) > 1:
+        raise ValueError("auto pitches chose grid for some of these clips and exact for others: fit each kind in its own batch")
+    return kinds.pop()
+
+
 def parameter_groups(model: Model, lr: float) -> list[dict]:
     """Adam's parameter groups: one for the seed model, one per control group (with its
     rate from `DIRECT_LR_SCALE`, `EXACT_PITCH_LR_SCALE` for exact pitches) for the direct model."""
@@ -206,6 +215,7 @@ class Fitter:
             targets = targets[None]
         if targets.dim() != 2 or targets.shape[1] != config.n_samples:
             raise ValueError(f"targets must have shape (C, {config.n_samples}), got {tuple(targets.shape)}")
+        config = batch_pitches(config, targets)
         self.config, self.fit_config, self.rooms, self.renderer = config, fit_config, rooms, renderer
         self.n_clips = targets.shape[0]
         if start is not None and len(start) != self.n_clips:

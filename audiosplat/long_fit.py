@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from audiosplat.analysis import resolve_pitches
 from audiosplat.config import ModelConfig
 from audiosplat.controls import EventControls
 from audiosplat.errors import AudiosplatError
@@ -44,8 +45,10 @@ class WindowOutcome:
 
 @dataclass
 class LongFit:
-    """All windows' events with onsets in samples from the start of the whole audio."""
+    """All windows' events with onsets in samples from the start of the whole audio, and
+    the config they were fitted with ("auto" pitches chosen)."""
 
+    config: ModelConfig
     controls: EventControls
     latents: torch.Tensor
     noise_seeds: torch.Tensor
@@ -68,7 +71,8 @@ def fit_windows(
 ) -> LongFit:
     """Fit the `config.n_windows` windows that `read_window(k)` returns ((N,) float32, all
     at one scale), one after another, window k with seed `fit_config.seed` + k (its own
-    start and noise). `on_window(k, n)` is called before window k's fit.
+    start and noise). `on_window(k, n)` is called before window k's fit. "auto" pitches
+    are chosen once, from all the windows: one file has one kind.
 
     Raises:
         AudiosplatError: the seed model was asked for (its parameters describe one window's
@@ -77,6 +81,7 @@ def fit_windows(
     if config.model != "direct":
         raise AudiosplatError("audio longer than one window is fitted with the direct model only; use --model direct, or --first-window")
     began = time.perf_counter()
+    config = resolve_pitches(config, (torch.from_numpy(read_window(k)) for k in range(config.n_windows)))
     n = config.n_samples
     window_config = dataclasses.replace(config, total_samples=None)
     assets = SynthAssets.build(window_config, torch.zeros(0, dtype=torch.int64), rooms, device)
@@ -104,6 +109,7 @@ def fit_windows(
         outcomes.append(WindowOutcome(float(result.loss_history[0]) if len(result.loss_history) else result.final_loss, result.final_loss, result.relative_l1, result.seconds))
     controls, latents, seeds, parameters = zip(*parts)
     return LongFit(
+        config=config,
         controls=concat_controls(list(controls)),
         latents=torch.cat(latents),
         noise_seeds=torch.cat(seeds),

@@ -132,12 +132,13 @@ def _cycle_positions(pitches_hz: torch.Tensor, t_s: torch.Tensor, n_points: int)
     (P,) pitches and (N,) times, float64 -> the point below (P, N) int64 and the fraction of
     the way to the next (P, N) float64, differentiable in the pitches.
 
-    Computed as f (t n) - floor(f (t n)), point below mod n: scaling by a power of two and
-    taking the whole part off are exact in floating point, so these are the same bits as
-    f t mod 1 scaled, without a float remainder (a slow kernel)."""
+    Computed as the whole and fractional parts of f (t n), the whole part mod n: scaling by
+    a power of two and taking the whole part off are exact in floating point, so these are
+    the same bits as f t mod 1 scaled, without a float remainder (a slow kernel). Positions
+    are non-negative, so truncation is the floor; the fraction is taken in place."""
     points = pitches_hz[:, None] * (t_s * n_points)[None, :]
-    below = points.detach().floor()
-    return below.long().remainder_(n_points), points - below
+    below = points.detach().long().bitwise_and_(n_points - 1)
+    return below, points.frac_()
 
 
 def _read_cycles(periods: torch.Tensor, index: torch.Tensor, frac: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:

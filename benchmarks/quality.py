@@ -30,7 +30,7 @@ from rich.table import Table
 
 from audiosplat.api import fit_audio_files, render_splat
 from audiosplat.audio import load_clip
-from audiosplat.config import MODELS, PITCH_KINDS, WAVE_KINDS, ModelConfig
+from audiosplat.config import MODELS, PITCH_CHOICES, WAVE_KINDS, ModelConfig, fit_pitches
 from audiosplat.fit import FitConfig
 from audiosplat.loss import LOSS_NAMES
 from audiosplat.metrics import quality
@@ -75,7 +75,7 @@ def fitted(args: argparse.Namespace, config: ModelConfig, fit_config: FitConfig,
             should_stop=lambda: time.perf_counter() > deadline,
         )
         splat = outcome.splat
-        extra = {"steps": int(splat.fit["steps"]), "file_numbers": model_numbers(splat)}
+        extra = {"steps": int(splat.fit["steps"]), "file_numbers": model_numbers(splat), "pitches": splat.config.pitches}
         return torch.from_numpy(render_splat(splat)), splat.stored_numbers(), extra
 
     return Method(f"fitted {config.model}", render)
@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--event-samples", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--waves", choices=WAVE_KINDS, default=None, help="wavetable (default: each model's)")
-    parser.add_argument("--pitches", choices=PITCH_KINDS, default=None, help="the direct model's pitches (default: each model's)")
+    parser.add_argument("--pitches", choices=PITCH_CHOICES, default=None, help="the direct model's pitches (default: a fit's, auto)")
     parser.add_argument("--loss", choices=LOSS_NAMES, default=None, help="the fit's loss (default: the model's)")
     parser.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True, help="score silence, vocoder and oracle too")
     parser.add_argument("--device", default="auto")
@@ -143,7 +143,7 @@ def main() -> None:
         log("ViSQOL: n/a (pip install 'audiosplat[eval]' to measure it)")
     configure_for_fitting()
 
-    configs = [ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, model=m, waves=args.waves, pitches=args.pitches if m == "direct" else None) for m in args.model]
+    configs = [ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, model=m, waves=args.waves, pitches=(args.pitches or fit_pitches(m, args.waves)) if m == "direct" else None) for m in args.model]
     config = configs[0]
     # without --steps, --seconds alone ends the fit: give it more steps than it can take
     steps = args.steps if args.steps is not None else 10**6
