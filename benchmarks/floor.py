@@ -1,11 +1,14 @@
-"""The floor of the exact fast path: what its FFTs and wavetable products alone cost.
+"""The floor of the exact fast path: what its FFTs (and wavetable products) alone cost.
 
     .venv/bin/python -m benchmarks.floor
+    .venv/bin/python -m benchmarks.floor --pitches grid                # with the wavetable's products
     .venv/bin/python -m benchmarks.floor --render                      # a render's forward only
     .venv/bin/python -m benchmarks.floor --render --event-samples 8192 # with short event buffers
 
 Times, on the machine at hand, every batched FFT and matrix product that one exact fit step
-of the fast synth performs (forward and backward, at N = 65536, E = 64, W = 512), each
+of the fast synth performs (forward and backward, at N = 65536, E = 64; grid pitches add the
+products with the W = 512 waves), in the synth's chunks of events (`synth.event_chunks`;
+one transform of all 64 events at once runs up to 6 times slower per row here), each
 alone and as a median of repeats, and adds them up. Events are made over the samples that
 reach the clip (`synth.onset_chunks`), so the convolutions' lengths depend on the onsets:
 counted here for onsets evenly spread over the clip; --whole-events counts a step of the
@@ -23,7 +26,8 @@ import statistics
 
 import torch
 
-from audiosplat.synth import onset_chunks
+from audiosplat.config import PITCH_KINDS
+from audiosplat.synth import event_chunks, onset_chunks
 from benchmarks.common import emit, log, time_repeats
 
 
@@ -33,51 +37,55 @@ Op = tuple[str, str, tuple[int, ...], int]
 def spans(e: int, n: int, length: int, whole: bool) -> list[tuple[int, int]]:
     """(events, samples) of each chunk the convolutions run over: events whose onsets are
     evenly spread over the clip, grouped as `synth.onset_chunks` groups them (each made over
-    the samples that reach the clip); with `whole`, all E over L (the seed model's fit)."""
+    the samples that reach the clip); with `whole`, over all L (the seed model's fit)."""
     if whole:
-        return [(e, length)]
+        return [(len(range(e)[rows]), length) for rows in event_chunks(e, length)]
     return [(len(rows), used) for rows, used in onset_chunks(torch.arange(e) * n // e, n, length)]
 
 
-def forward_events(e: int, length: int, w: int, chunks: list[tuple[int, int]]) -> list[Op]:
-    """(what, kind, input shape, FFT length) of each transform and product that makes E
-    events over buffers of `length` samples, the convolutions chunk by chunk over 2M for
-    the (events, M samples) `chunks`; kind is rfft, irfft or matmul (then the shape is
-    (rows, inner, cols))."""
+def forward_events(length: int, w: int, chunks: list[tuple[int, int]], exact: bool) -> list[Op]:
+    """(what, kind, input shape, FFT length) of each transform and product that makes the
+    events over buffers of `length` samples, chunk by chunk as the synth makes them: the
+    (events, M samples) `chunks`, filtered over L and convolved over 2M; kind is rfft, irfft
+    or matmul (then the shape is (rows, inner, cols)). Grid pitches mix the W waves of the
+    wavetable in one product; exact pitches make no wavetable (their oscillator is
+    elementwise work, not counted)."""
     k = length // 2 + 1
+    e = sum(c for c, _ in chunks)
     return [
-        ("noise band-pass (irfft)", "irfft", (e, 1, k), length),
-        ("resonance spectrum (rfft)", "rfft", (e, length), length),
-        ("two resonance low-passes (irfft)", "irfft", (e, 2, k), length),
         *[op for c, m in chunks for op in (
+            ("noise band-pass (irfft)", "irfft", (c, 1, k), length),
+            ("resonance spectrum (rfft)", "rfft", (c, length), length),
+            ("two resonance low-passes (irfft)", "irfft", (c, 2, k), length),
             ("excitation spectrum, 2M (rfft)", "rfft", (c, m), 2 * m),
             ("two kernel spectra, 2M (rfft)", "rfft", (c, 2, m), 2 * m),
             ("two convolutions, 2M (irfft)", "irfft", (c, 2, m + 1), 2 * m),
         )],
-        ("wavetable product", "matmul", (e, w, length), 0),
+        *([] if exact else [("wavetable product", "matmul", (e, w, length), 0)]),
     ]
 
 
-def inventory(e: int, n: int, w: int, chunks: list[tuple[int, int]]) -> list[Op]:
+def inventory(n: int, w: int, chunks: list[tuple[int, int]], exact: bool) -> list[Op]:
     """`forward_events` over the whole clip (L = N), then the backward pass: one exact step."""
     k = n // 2 + 1
-    return forward_events(e, n, w, chunks) + [
+    e = sum(c for c, _ in chunks)
+    return forward_events(n, w, chunks, exact) + [
         *[op for c, m in chunks for op in (
             ("backward: output gradients, 2M (rfft)", "rfft", (c, 2, m), 2 * m),
             ("backward: excitation gradient, 2M (irfft)", "irfft", (c, m + 1), 2 * m),
             ("backward: kernel gradients, 2M (irfft)", "irfft", (c, 2, m + 1), 2 * m),
+            ("backward: low-pass gradients (rfft)", "rfft", (c, 2, n), n),
+            ("backward: resonance gradient (irfft)", "irfft", (c, k), n),
+            ("backward: noise-gain gradient (rfft)", "rfft", (c, n), n),
         )],
-        ("backward: low-pass gradients (rfft)", "rfft", (e, 2, n), n),
-        ("backward: resonance gradient (irfft)", "irfft", (e, k), n),
-        ("backward: noise-gain gradient (rfft)", "rfft", (e, n), n),
-        ("backward: wavetable product", "matmul", (e, n, w), 0),
+        *([] if exact else [("backward: wavetable product", "matmul", (e, n, w), 0)]),
     ]
 
 
-def render_inventory(e: int, n: int, length: int, w: int, rooms: int, chunks: list[tuple[int, int]]) -> list[Op]:
+def render_inventory(n: int, length: int, w: int, rooms: int, chunks: list[tuple[int, int]], exact: bool) -> list[Op]:
     """A render: `forward_events` over buffers of `length` samples, then the reverb of the R
     room mixes over the clip of N."""
-    return forward_events(e, length, w, chunks) + [
+    return forward_events(length, w, chunks, exact) + [
         ("room mixes, 2N (rfft)", "rfft", (rooms, n), 2 * n),
         ("reverb, 2N (irfft)", "irfft", (1, n + 1), 2 * n),
     ]
@@ -95,15 +103,17 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=8)
     parser.add_argument("--whole-events", action="store_true", help="a step of the seed model, which makes events whole (2N convolutions)")
     parser.add_argument("--sample-rate", type=int, default=22050)
+    parser.add_argument("--pitches", choices=PITCH_KINDS, default="exact", help="grid pitches add the wavetable's products")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     total = 0.0
     buffer = args.event_samples or args.samples
     chunks = spans(args.events, args.samples, buffer, args.whole_events and not args.render)
+    exact = args.pitches == "exact"
     ops = (
-        render_inventory(args.events, args.samples, buffer, args.waves, args.rooms, chunks)
-        if args.render else inventory(args.events, args.samples, args.waves, chunks)
+        render_inventory(args.samples, buffer, args.waves, args.rooms, chunks, exact)
+        if args.render else inventory(args.samples, args.waves, chunks, exact)
     )
     for what, kind, shape, length in ops:
         if kind == "matmul":
