@@ -249,7 +249,7 @@ def fit_clips(
             on_batch(first, len(batch))
         earlier = None if resume is None else resume[first : first + size]
         # "auto" pitches may choose differently per clip: each kind is its own batch
-        configs = [config if earlier else resolve_pitches(config, [torch.from_numpy(clip.samples)]) for clip in batch]
+        configs = [resolve_pitches(config, [torch.from_numpy(clip.samples)]) for clip in batch]
         for kind in dict.fromkeys(configs):
             ks = [k for k, c in enumerate(configs) if c == kind]
             targets = torch.from_numpy(np.stack([batch[k].samples for k in ks]))

@@ -3,8 +3,8 @@ natural coordinates (seconds, MIDI pitch, log Hz), with no decoder and no event 
 
 The resonance is one pitch and a mix of the four wave shapes, so an event is a note: a
 handful of numbers instead of the seed model's 512 resonance weights per event, and an
-event is free to take any pitch whatever the others do. With exact pitches (the default)
-the note sounds its pitch in Hz; with grid pitches, a Gaussian bump over the wavetable's
+event is free to take any pitch whatever the others do. With exact pitches (what a fit
+chooses for held notes) the note sounds its pitch in Hz; with grid pitches, a Gaussian bump over the wavetable's
 nearest rows.
 """
 

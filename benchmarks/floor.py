@@ -39,7 +39,7 @@ def spans(e: int, n: int, length: int, whole: bool) -> list[tuple[int, int]]:
     evenly spread over the clip, grouped as `synth.onset_chunks` groups them (each made over
     the samples that reach the clip); with `whole`, over all L (the seed model's fit)."""
     if whole:
-        return [(len(range(e)[rows]), length) for rows in event_chunks(e, length)]
+        return [(rows.stop - rows.start, length) for rows in event_chunks(e, length)]
     return [(len(rows), used) for rows, used in onset_chunks(torch.arange(e) * n // e, n, length)]
 
 

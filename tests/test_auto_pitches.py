@@ -66,15 +66,21 @@ def test_the_shared_clips_speech_is_grid_and_the_guitar_exact():
 
 
 def test_pooled_windows_decide_by_their_frame_pairs():
-    """Windows are pooled by their frame pairs: a glide in one of two windows is about
-    half the pairs."""
+    """Windows are pooled by their voiced frame pairs, not by window: a window that glides
+    in its first 0.15 s and is silent after is grid alone, but beside a window of a held
+    tone its few pairs are under a fifth of the pairs (the mean of the two windows'
+    fractions would say grid)."""
     t = _seconds()
-    glide = _tone(150.0 * 2.0 ** (3.0 * torch.sin(2 * math.pi * 1.5 * t) / 12.0))
+    glide = _tone(150.0 * 2.0 ** (3.0 * torch.sin(2 * math.pi * 4.0 * t) / 12.0)) * (t < 0.15)
     held = _tone(torch.full_like(t, 220.0))
-    fractions = [slides(magnitudes(w, PITCH_FFT, CONFIG.frame_size), SR, CONFIG.n_pitches) for w in (glide, held)]
-    pooled = sum(s for s, _ in fractions) / sum(p for _, p in fractions)
-    assert pitches_for([glide, held], CONFIG) == ("grid" if pooled > GLIDING_FRACTION else "exact")
-    assert pitches_for([held, held], CONFIG) == "exact"
+    (glide_slides, glide_pairs), (held_slides, held_pairs) = (
+        slides(magnitudes(w, PITCH_FFT, CONFIG.frame_size), SR, CONFIG.n_pitches) for w in (glide, held)
+    )
+    assert glide_slides > 2 * GLIDING_FRACTION * glide_pairs and held_slides <= 0.05 * held_pairs
+    assert (glide_slides / glide_pairs + held_slides / held_pairs) / 2 > GLIDING_FRACTION  # per window, it would be grid
+    assert (glide_slides + held_slides) < GLIDING_FRACTION * (glide_pairs + held_pairs)
+    assert pitches_for([glide], CONFIG) == "grid"
+    assert pitches_for([glide, held], CONFIG) == "exact"
 
 
 def test_auto_is_for_fitting_only():
