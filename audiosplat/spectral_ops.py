@@ -8,6 +8,8 @@ real FFTs only, and spectra from the forward pass are reused. Same maths as
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -63,42 +65,59 @@ def filter_spectrum(spectrum: torch.Tensor, gains: torch.Tensor, n_samples: int)
     return _ZeroPhaseFilter.apply(None, gains, spectrum, n_samples)
 
 
+# Odd factors of the FFT lengths used: MKL's transforms of 2^a times these run as fast per
+# point as powers of two (3^10 * 2 measured twice as slow per point); a length is then at
+# most 25% longer than asked for.
+FFT_ODD_FACTORS = (1, 3, 5, 9, 15)
+
+
+def fft_length_at_least(n: int) -> int:
+    """The smallest 2^a k >= n with k in FFT_ODD_FACTORS (then twice it is one too)."""
+    return min(k << max(0, math.ceil(math.log2(n / k))) for k in FFT_ODD_FACTORS)
+
+
 class _CausalConvolution(torch.autograd.Function):
     @staticmethod
     def forward(ctx, signal, kernels):
-        n = signal.shape[-1]
-        signal_spectrum = torch.fft.rfft(signal, n=2 * n)
-        kernel_spectra = torch.fft.rfft(kernels, n=2 * n)
+        n, n_signal = kernels.shape[-1], signal.shape[-1]
+        # a linear convolution of S and N samples has S + N - 1: no wrap-around reaches the
+        # first N samples of a circular one this long
+        n_fft = fft_length_at_least(n + n_signal - 1)
+        signal_spectrum = torch.fft.rfft(signal, n=n_fft)
+        kernel_spectra = torch.fft.rfft(kernels, n=n_fft)
         ctx.save_for_backward(signal_spectrum, kernel_spectra)
-        ctx.n = n
-        return torch.fft.irfft(signal_spectrum[:, None, :] * kernel_spectra, n=2 * n)[..., :n]
+        ctx.sizes = n, n_signal, n_fft
+        return torch.fft.irfft(signal_spectrum[:, None, :] * kernel_spectra, n=n_fft)[..., :n]
 
     @staticmethod
     def backward(ctx, grad_out):
         signal_spectrum, kernel_spectra = ctx.saved_tensors
-        n = ctx.n
+        n, n_signal, n_fft = ctx.sizes
         # Gradients of a truncated linear convolution are correlations with the zero-padded
-        # output gradient; zero padding to 2N keeps the circular products free of wrap-around.
-        grad_spectrum = torch.fft.rfft(grad_out, n=2 * n)  # (E, J, N+1)
+        # output gradient; the same length keeps their circular products free of wrap-around.
+        grad_spectrum = torch.fft.rfft(grad_out, n=n_fft)  # (E, J, n_fft/2+1)
         grad_signal = grad_kernels = None
         if ctx.needs_input_grad[0]:
             summed = (grad_spectrum * kernel_spectra.conj()).sum(dim=1)
-            grad_signal = torch.fft.irfft(summed, n=2 * n)[..., :n]
+            grad_signal = torch.fft.irfft(summed, n=n_fft)[..., :n_signal]
         if ctx.needs_input_grad[1]:
-            grad_spectrum.mul_(signal_spectrum.conj()[:, None, :])  # in place: one (E, J, N+1) less
-            grad_kernels = torch.fft.irfft(grad_spectrum, n=2 * n)[..., :n]
+            grad_spectrum.mul_(signal_spectrum.conj()[:, None, :])  # in place: one (E, J, n_fft/2+1) less
+            grad_kernels = torch.fft.irfft(grad_spectrum, n=n_fft)[..., :n]
         return grad_signal, grad_kernels
 
 
 def causal_convolution(signal: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
-    """Each signal convolved with J kernels, causal and truncated to N.
+    """Each signal convolved with J kernels, causal and truncated to the kernels' N samples.
+
+    A signal that is zero past its first S samples may be given as those S alone: the
+    transforms are then S + N long instead of 2N.
 
     Args:
-        signal: (E, N)
+        signal: (E, S), S <= N
         kernels: (E, J, N)
 
     Returns:
-        (E, J, N): out[e, j, t] = sum_{k <= t} signal[e, t - k] * kernels[e, j, k].
+        (E, J, N): out[e, j, t] = sum_{k <= t, k < S} signal[e, k] * kernels[e, j, t - k].
     """
     return _CausalConvolution.apply(signal, kernels)
 
@@ -151,3 +170,15 @@ def gauss_window_fused(
     peak over all `n_points`): shape (..., n_used).
     """
     return _GaussWindow.apply(centre, width, n_points, n_points if n_used is None else n_used)
+
+
+def gauss_window_support(centre: torch.Tensor, width: torch.Tensor, n_points: int, n_used: int) -> int:
+    """How many of the first `n_used` points some window of `gauss_window_fused` holds
+    above its floor exp(LOG_TINY) (1.6e-38): past them, every window is that floor. (E,)
+    centres and widths as given to the window; at least 1."""
+    centre, width = centre.detach().double().cpu(), width.detach().double().cpu()
+    peak_point = (centre * (n_points - 1)).round().clamp(0, n_points - 1) / (n_points - 1)
+    peak_z = (peak_point - centre) / width
+    # log w = (z*^2 - z^2) / 2 falls below LOG_TINY past z = sqrt(z*^2 - 2 LOG_TINY)
+    last = (centre + width * (peak_z.square() - 2.0 * LOG_TINY).sqrt()) * (n_points - 1)
+    return int(min(n_used, max(1, math.floor(float(last.max())) + 2))) if len(centre) else 1

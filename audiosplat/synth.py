@@ -13,7 +13,6 @@ Same maths as `audiosplat.reference`, rearranged where it is linear:
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +24,9 @@ from audiosplat.dsp import EPS_WIDTH, exp_decay, exp_decay_prefix, gauss_window
 from audiosplat.onset import delay_by_bits, delay_by_samples
 from audiosplat.rooms import RoomBank
 from audiosplat.runtime import map_on_threads
-from audiosplat.spectral_ops import causal_convolution, filter_spectrum, gauss_window_fused, zero_phase_filter
+from audiosplat.spectral_ops import (
+    causal_convolution, fft_length_at_least, filter_spectrum, gauss_window_fused, gauss_window_support, zero_phase_filter,
+)
 from audiosplat.wave_mix import mix_waves
 from audiosplat.wavetable import make_wavetable, oscillate
 
@@ -133,14 +134,24 @@ def unit_band(
 
 def envelope(centre_s: torch.Tensor, width_s: torch.Tensor, sample_rate: int, n_samples: int) -> torch.Tensor:
     """Gaussian envelope over the clip, peak 1, as method.md writes it: (E,) seconds -> (E, N)."""
-    units_per_s = sample_rate / (n_samples - 1)
-    return gauss_window(centre_s * units_per_s, (width_s * units_per_s).clamp_min(EPS_WIDTH), n_samples)
+    return gauss_window(*_envelope_units(centre_s, width_s, sample_rate, n_samples), n_samples)
 
 
 def fused_envelope(centre_s: torch.Tensor, width_s: torch.Tensor, sample_rate: int, n_samples: int, n_used: int) -> torch.Tensor:
     """The first `n_used` samples of `envelope`, made by the fused window: (E,) -> (E, n_used)."""
+    return gauss_window_fused(*_envelope_units(centre_s, width_s, sample_rate, n_samples), n_samples, n_used)
+
+
+def envelope_support(centre_s: torch.Tensor, width_s: torch.Tensor, sample_rate: int, n_samples: int, n_used: int) -> int:
+    """How many of the first `n_used` samples of `fused_envelope` some event's envelope
+    holds above 1.6e-38, its floor (`gauss_window_support`); an int, at least 1."""
+    return gauss_window_support(*_envelope_units(centre_s, width_s, sample_rate, n_samples), n_samples, n_used)
+
+
+def _envelope_units(centre_s: torch.Tensor, width_s: torch.Tensor, sample_rate: int, n_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """An envelope's centre and width from seconds to the window's grid, [0, 1] over the clip."""
     units_per_s = sample_rate / (n_samples - 1)
-    return gauss_window_fused(centre_s * units_per_s, (width_s * units_per_s).clamp_min(EPS_WIDTH), n_samples, n_used)
+    return centre_s * units_per_s, (width_s * units_per_s).clamp_min(EPS_WIDTH)
 
 
 def decay_curve(per_frame: torch.Tensor, n_frames: int, n_samples: int, n_used: int) -> torch.Tensor:
@@ -180,17 +191,6 @@ def onset_chunks(onset_samples: torch.Tensor, n_samples: int, event_length: int)
     ]
 
 
-# Odd factors of the FFT lengths used: MKL's transforms of 2^a times these run as fast per
-# point as powers of two (3^10 * 2 measured twice as slow per point); a length is then at
-# most 25% longer than asked for.
-FFT_ODD_FACTORS = (1, 3, 5, 9, 15)
-
-
-def fft_length_at_least(n: int) -> int:
-    """The smallest 2^a k >= n with k in FFT_ODD_FACTORS (then twice it is one too)."""
-    return min(k << max(0, math.ceil(math.log2(n / k))) for k in FFT_ODD_FACTORS)
-
-
 def event_signals(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     """Each event in its own time (before the onset delay and the reverb): (E, L).
 
@@ -216,9 +216,13 @@ def chunk_signals(
     filters stay circular over L; only what follows them is made over n_used samples."""
     n, length, sr = cfg.n_samples, cfg.event_length, cfg.sample_rate
     n_used = length if n_used is None else n_used
+    # An event's envelope lasts milliseconds: past the chunk's envelopes' support (their
+    # floor, 1.6e-38; the reference's float32 window is 0 there) the excitation is left
+    # out, and the convolution's transforms are then n_used + S long instead of 2 n_used.
+    support = envelope_support(controls.envelope_centre_s, controls.envelope_width_s, sr, n, n_used)
     noise_gain = unit_band(controls.noise_centre_hz, controls.noise_width_hz, sr, length)
-    excitation = filter_spectrum(noise_spectrum, noise_gain[:, None, :], length)[:, 0, :n_used]
-    positioned = excitation * fused_envelope(controls.envelope_centre_s, controls.envelope_width_s, sr, n, n_used)
+    excitation = filter_spectrum(noise_spectrum, noise_gain[:, None, :], length)[:, 0, :support]
+    positioned = excitation * fused_envelope(controls.envelope_centre_s, controls.envelope_width_s, sr, n, support)
 
     zero = torch.zeros_like(controls.resonance_cutoff_hz)
     lowpass_gain = unit_band(zero, controls.resonance_cutoff_hz, sr, length)  # (E, 2, L/2+1)
@@ -235,7 +239,9 @@ def chunk_signals(
 
     # (m p + m' r) g as (m g) p + (m' g) r: no (E, L) sum is kept for the gain's gradient.
     weights = controls.excitation_mix * controls.gain[:, None]
-    return torch.addcmul(weights[:, :1] * positioned, weights[:, 1:], resonant)
+    signals = weights[:, 1:] * resonant
+    signals[:, :support].addcmul_(weights[:, :1], positioned)
+    return signals
 
 
 def render_placed(controls: EventControls, assets: SynthAssets) -> torch.Tensor:

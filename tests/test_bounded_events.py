@@ -13,7 +13,8 @@ from audiosplat import synth
 from audiosplat.config import ModelConfig
 from audiosplat.onset import delay_by_samples, samples_to_bits
 from audiosplat.reference import reference_clips
-from audiosplat.synth import event_signals, fft_length_at_least, onset_chunks, render_clips, render_stems, reverb_clips
+from audiosplat.spectral_ops import FFT_ODD_FACTORS, fft_length_at_least
+from audiosplat.synth import envelope_support, event_signals, onset_chunks, render_clips, render_stems, reverb_clips
 from helpers_synth import assets_for, assets_in_float64, scattered_model, scattered_notes
 
 N = 4096
@@ -34,7 +35,7 @@ def test_fft_lengths_are_the_smallest_fast_ones():
     def fast(m: int) -> bool:
         while m % 2 == 0:
             m //= 2
-        return m in synth.FFT_ODD_FACTORS
+        return m in FFT_ODD_FACTORS
 
     for n in range(1, 5000):
         assert fft_length_at_least(n) == next(m for m in itertools.count(n) if fast(m))
@@ -102,6 +103,8 @@ def test_continuous_onsets_forward_and_gradients_equal_whole_events_and_the_refe
     assets = assets_in_float64(assets_for(CONFIG if pitches == "grid" else EXACT, seed=4))
     controls = _controls(seed=5, pitches=pitches)
     assert ("pitch_hz" in controls.named_fields()) == (pitches == "exact")
+    # envelopes that end early: the convolutions take their support alone
+    assert envelope_support(controls.envelope_centre_s, controls.envelope_width_s, CONFIG.sample_rate, N, N) < N // 2
     fields = controls.named_fields()
     g = torch.randn(1, N, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
     assert any(n_used < N for _, n_used in onset_chunks(torch.tensor(ONSETS), N, N)) == (chunking != "all")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from audiosplat.dsp import decay_factor, exp_decay, fft_convolve, fft_filter, gauss_band, gauss_window
-from audiosplat.spectral_ops import causal_convolution, gauss_window_fused, zero_phase_filter
+from audiosplat.spectral_ops import LOG_TINY, causal_convolution, gauss_window_fused, gauss_window_support, zero_phase_filter
 
 SR = 22050
 
@@ -226,6 +226,48 @@ def test_causal_convolution_equals_fft_convolve_and_gradcheck():
     ref = fft_convolve(signal[:, None, :], kernels)
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
     assert torch.autograd.gradcheck(causal_convolution, (signal, kernels))
+
+
+@pytest.mark.parametrize("n_signal", [1, 3, 7, 8])
+def test_causal_convolution_of_a_signal_cut_to_its_support_is_the_zero_padded_one(n_signal):
+    """A signal given by its first S samples convolves as if zero-padded to N (transforms
+    of S + N - 1 points, rounded up to a fast length): forward and both gradients."""
+    gen = _gen(8)
+    e, j, n = 2, 2, 8
+    signal = torch.randn(e, n_signal, generator=gen, dtype=torch.float64, requires_grad=True)
+    kernels = torch.randn(e, j, n, generator=gen, dtype=torch.float64, requires_grad=True)
+    out = causal_convolution(signal, kernels)
+    padded = torch.nn.functional.pad(signal, (0, n - n_signal))
+    direct = torch.stack([
+        torch.stack([torch.tensor(np.convolve(padded[i].detach(), kernels[i, k].detach())[:n]) for k in range(j)]) for i in range(e)
+    ])
+    torch.testing.assert_close(out, direct, rtol=1e-12, atol=1e-12)
+    g = torch.randn(out.shape, generator=gen, dtype=torch.float64)
+    grads = torch.autograd.grad((out * g).sum(), (signal, kernels))
+    grads_padded = torch.autograd.grad((fft_convolve(padded[:, None, :], kernels) * g).sum(), (signal, kernels))
+    for a, b in zip(grads, grads_padded):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(causal_convolution, (signal, kernels))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gauss_window_support_ends_where_every_window_is_at_its_floor(dtype):
+    """Past the support, each window is its floor exp(LOG_TINY) exactly, and the support
+    ends at most a few points past the last one above it. Centres before, inside and past
+    the grid."""
+    n = 4096
+    floor = torch.tensor(LOG_TINY, dtype=dtype).exp()
+    for centre, width in [(0.0, 0.001), (0.01, 0.002), (-0.003, 0.001), (0.5, 0.01), (1.2, 0.1), (0.02, 1e-7)]:
+        c, w = torch.tensor([centre, 0.0], dtype=dtype), torch.tensor([width, 1e-6], dtype=dtype)
+        window = gauss_window_fused(c, w, n)
+        support = gauss_window_support(c, w, n, n)
+        assert 1 <= support <= n
+        assert torch.all(window[:, support:] == floor), (centre, width)
+        above = torch.nonzero(window.amax(dim=0) > floor)
+        assert support <= (int(above.max()) if len(above) else 0) + 3, (centre, width)  # tight, but for round-off
+    # at most n_used, and a short window's support is short
+    assert gauss_window_support(torch.tensor([0.9]), torch.tensor([0.3]), n, 100) == 100
+    assert gauss_window_support(torch.tensor([0.0]), torch.tensor([0.001]), n, n) < 60
 
 
 @pytest.mark.parametrize("n_used", [None, 40])
