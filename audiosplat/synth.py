@@ -6,6 +6,7 @@ Same maths as `audiosplat.reference`, rearranged where it is linear:
   (`spectral_ops`), and the two resonances share one transform of the excitation;
 - the onset is an index shift with a closed-form gradient (`onset.delay_by_bits`), and
   events are made only over the samples that reach the clip (`render_placed`);
+- an excitation is convolved over its envelope's support alone (`chunk_signals`);
 - reverb is linear and the clip is a sum, so events are mixed per room first and
   convolved once per room (R convolutions instead of E).
 """

@@ -10,9 +10,11 @@ of the fast synth performs (forward and backward, at N = 65536, E = 64; grid pit
 products with the W = 512 waves), in the synth's chunks of events (`synth.event_chunks`;
 one transform of all 64 events at once runs up to 6 times slower per row here), each
 alone and as a median of repeats, and adds them up. Events are made over the samples that
-reach the clip (`synth.onset_chunks`), so the convolutions' lengths depend on the onsets:
-counted here for onsets evenly spread over the clip; --whole-events counts a step of the
-seed model, whose events are made whole (2N-point convolutions). Nothing else a step does
+reach the clip (`synth.onset_chunks`), and the convolutions take the excitation over its
+envelope's support alone (`synth.envelope_support`), so their lengths (M + S) depend on
+the onsets and the envelopes: counted here for onsets evenly spread over the clip and the
+direct model's starting envelope (--envelope-width-s 0.005 at --envelope-centre-s 0.005,
+S = 1,566 samples); --whole-events counts events made whole (M = L), as the seed model's are. Nothing else a step does
 (elementwise work, the loss, Adam) is counted, so a step cannot be faster than this sum
 without changing the maths (or the FFT library). With --render, the transforms and product of a
 render (the forward pass alone, over event buffers of --event-samples, with the reverb's),
@@ -27,39 +29,51 @@ import statistics
 import torch
 
 from audiosplat.config import PITCH_KINDS
-from audiosplat.synth import event_chunks, onset_chunks
+from audiosplat.spectral_ops import fft_length_at_least
+from audiosplat.synth import envelope_support, event_chunks, onset_chunks
 from benchmarks.common import emit, log, time_repeats
 
 
 Op = tuple[str, str, tuple[int, ...], int]
 
 
-def spans(e: int, n: int, length: int, whole: bool) -> list[tuple[int, int]]:
-    """(events, samples) of each chunk the convolutions run over: events whose onsets are
-    evenly spread over the clip, grouped as `synth.onset_chunks` groups them (each made over
-    the samples that reach the clip); with `whole`, over all L (the seed model's fit)."""
-    if whole:
-        return [(rows.stop - rows.start, length) for rows in event_chunks(e, length)]
-    return [(len(rows), used) for rows, used in onset_chunks(torch.arange(e) * n // e, n, length)]
+def spans(e: int, n: int, length: int, whole: bool, envelope_s: tuple[float, float], sample_rate: int) -> list[tuple[int, int, int]]:
+    """(events, samples, excitation samples) of each chunk the convolutions run over:
+    events whose onsets are evenly spread over the clip, grouped as `synth.onset_chunks`
+    groups them (each made over the samples that reach the clip); with `whole`, over all L
+    (as the seed model's fit makes them). Excitation samples: the support of an envelope
+    (centre, width) in seconds (`synth.envelope_support`)."""
+    centre, width = (torch.tensor([value]) for value in envelope_s)
+    chunks = (
+        [(rows.stop - rows.start, length) for rows in event_chunks(e, length)] if whole
+        else [(len(rows), used) for rows, used in onset_chunks(torch.arange(e) * n // e, n, length)]
+    )
+    return [(c, m, envelope_support(centre, width, sample_rate, n, m)) for c, m in chunks]
+
+
+def _conv_length(m: int, s: int) -> int:
+    """The transforms' length of a causal convolution of S excitation samples and M kernel samples."""
+    return fft_length_at_least(m + s - 1)
 
 
 def forward_events(length: int, w: int, chunks: list[tuple[int, int]], exact: bool) -> list[Op]:
     """(what, kind, input shape, FFT length) of each transform and product that makes the
     events over buffers of `length` samples, chunk by chunk as the synth makes them: the
-    (events, M samples) `chunks`, filtered over L and convolved over 2M; kind is rfft, irfft
+    (events, M samples, S samples of excitation) `chunks`, filtered over L and convolved
+    over M + S (rounded up to a fast length); kind is rfft, irfft
     or matmul (then the shape is (rows, inner, cols)). Grid pitches mix the W waves of the
     wavetable in one product; exact pitches make no wavetable (their oscillator is
     elementwise work, not counted)."""
     k = length // 2 + 1
-    e = sum(c for c, _ in chunks)
+    e = sum(c for c, _, _ in chunks)
     return [
-        *[op for c, m in chunks for op in (
+        *[op for c, m, s in chunks for op in (
             ("noise band-pass (irfft)", "irfft", (c, 1, k), length),
             ("resonance spectrum (rfft)", "rfft", (c, length), length),
             ("two resonance low-passes (irfft)", "irfft", (c, 2, k), length),
-            ("excitation spectrum, 2M (rfft)", "rfft", (c, m), 2 * m),
-            ("two kernel spectra, 2M (rfft)", "rfft", (c, 2, m), 2 * m),
-            ("two convolutions, 2M (irfft)", "irfft", (c, 2, m + 1), 2 * m),
+            ("excitation spectrum, M + S (rfft)", "rfft", (c, s), _conv_length(m, s)),
+            ("two kernel spectra, M + S (rfft)", "rfft", (c, 2, m), _conv_length(m, s)),
+            ("two convolutions, M + S (irfft)", "irfft", (c, 2, _conv_length(m, s) // 2 + 1), _conv_length(m, s)),
         )],
         *([] if exact else [("wavetable product", "matmul", (e, w, length), 0)]),
     ]
@@ -68,12 +82,12 @@ def forward_events(length: int, w: int, chunks: list[tuple[int, int]], exact: bo
 def inventory(n: int, w: int, chunks: list[tuple[int, int]], exact: bool) -> list[Op]:
     """`forward_events` over the whole clip (L = N), then the backward pass: one exact step."""
     k = n // 2 + 1
-    e = sum(c for c, _ in chunks)
+    e = sum(c for c, _, _ in chunks)
     return forward_events(n, w, chunks, exact) + [
-        *[op for c, m in chunks for op in (
-            ("backward: output gradients, 2M (rfft)", "rfft", (c, 2, m), 2 * m),
-            ("backward: excitation gradient, 2M (irfft)", "irfft", (c, m + 1), 2 * m),
-            ("backward: kernel gradients, 2M (irfft)", "irfft", (c, 2, m + 1), 2 * m),
+        *[op for c, m, s in chunks for op in (
+            ("backward: output gradients, M + S (rfft)", "rfft", (c, 2, m), _conv_length(m, s)),
+            ("backward: excitation gradient, M + S (irfft)", "irfft", (c, _conv_length(m, s) // 2 + 1), _conv_length(m, s)),
+            ("backward: kernel gradients, M + S (irfft)", "irfft", (c, 2, _conv_length(m, s) // 2 + 1), _conv_length(m, s)),
             ("backward: low-pass gradients (rfft)", "rfft", (c, 2, n), n),
             ("backward: resonance gradient (irfft)", "irfft", (c, k), n),
             ("backward: noise-gain gradient (rfft)", "rfft", (c, n), n),
@@ -103,13 +117,16 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=8)
     parser.add_argument("--whole-events", action="store_true", help="a step of the seed model, which makes events whole (2N convolutions)")
     parser.add_argument("--sample-rate", type=int, default=22050)
+    parser.add_argument("--envelope-centre-s", type=float, default=0.005, help="the events' envelope centre (the direct model's start)")
+    parser.add_argument("--envelope-width-s", type=float, default=0.005, help="the events' envelope width (the direct model's start)")
     parser.add_argument("--pitches", choices=PITCH_KINDS, default="exact", help="grid pitches add the wavetable's products")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     total = 0.0
     buffer = args.event_samples or args.samples
-    chunks = spans(args.events, args.samples, buffer, args.whole_events and not args.render)
+    envelope_s = (args.envelope_centre_s, args.envelope_width_s)
+    chunks = spans(args.events, args.samples, buffer, args.whole_events and not args.render, envelope_s, args.sample_rate)
     exact = args.pitches == "exact"
     ops = (
         render_inventory(args.samples, buffer, args.waves, args.rooms, chunks, exact)
