@@ -14,7 +14,7 @@ from audiosplat.controls import EventControls
 from audiosplat.dsp import exp_decay, fft_convolve, fft_filter, gauss_window
 from audiosplat.onset import onset_impulse
 from audiosplat.synth import SynthAssets, envelope, unit_band
-from audiosplat.wavetable import oscillate
+from audiosplat.wavetable import oscillate_reference
 
 
 def reference_stems(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
@@ -27,7 +27,7 @@ def reference_stems(controls: EventControls, assets: SynthAssets) -> torch.Tenso
     if controls.pitch_hz is None:
         resonance = controls.resonance @ assets.waves
     else:
-        resonance = oscillate(controls.pitch_hz, controls.resonance, n, sr)
+        resonance = oscillate_reference(controls.pitch_hz, controls.resonance, n, sr)
     # 3. band-passed noise
     excitation = fft_filter(assets.noise, unit_band(controls.noise_centre_hz, controls.noise_width_hz, sr, n, gauss_window))
     # 4. two low-passed resonances

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from audiosplat.wavetable import hz_to_midi, make_wavetable, midi_to_hz, oscillate, wave_pitch_hz, wave_pitches_hz
+from audiosplat import wavetable
+from audiosplat.wavetable import hz_to_midi, make_wavetable, midi_to_hz, oscillate, oscillate_reference, wave_pitch_hz, wave_pitches_hz
 from helpers_synth import spectral_peak_hz
 
 SR = 22050
@@ -219,3 +220,30 @@ def test_an_exact_pitch_has_the_gradient_of_its_phase():
     (oscillate(pitch_hz.detach(), weights, 4096, SR) * probe).sum().backward()
     alone = torch.stack([oscillate(pitch_hz.detach()[e].expand(4), torch.eye(4), 4096, SR) for e in range(2)])  # (2, 4, N)
     torch.testing.assert_close(weights.grad, torch.einsum("esn,en->es", alone, probe), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("block_rows", [1, 3, 8])
+def test_the_blocked_read_equals_the_reference_read_and_its_gradients(dtype, block_rows, monkeypatch):
+    """`read_periods` reads a few rows at a time with a written-out backward pass: the same
+    waves bit for bit as `read_periods_reference` (all rows at once, autograd), and the
+    same gradients in the pitches and in every point of random periods (the first point's
+    included, which is also read after the last), in blocks that do and do not divide the
+    rows. `oscillate` through it equals `oscillate_reference`."""
+    monkeypatch.setattr(wavetable, "READ_BLOCK_BYTES", block_rows * 8 * 4096)
+    gen = torch.Generator().manual_seed(11)
+    pitch_hz = (40.0 + 3000.0 * torch.rand(7, generator=gen, dtype=torch.float64)).requires_grad_()
+    periods = torch.randn(7, 64, generator=gen, dtype=dtype).requires_grad_()  # 64 points: every point is read
+    t_s = torch.arange(4096, dtype=torch.float64) / SR
+    probe = torch.randn(7, 4096, generator=gen, dtype=dtype)
+    fast, slow = wavetable.read_periods(pitch_hz, periods, t_s), wavetable.read_periods_reference(pitch_hz, periods, t_s)
+    assert fast.dtype == dtype and torch.equal(fast, slow)
+    grads_fast = torch.autograd.grad((fast * probe).sum(), (pitch_hz, periods))
+    grads_slow = torch.autograd.grad((slow * probe).sum(), (pitch_hz, periods))
+    tolerance = 1e-12 if dtype == torch.float64 else 1e-5
+    for a, b in zip(grads_fast, grads_slow):
+        assert torch.all(b != 0)
+        torch.testing.assert_close(a, b, rtol=tolerance, atol=tolerance * float(b.abs().max()))
+
+    weights = torch.rand(7, 4, generator=gen, dtype=dtype)
+    assert torch.equal(oscillate(pitch_hz, weights, 4096, SR), oscillate_reference(pitch_hz, weights, 4096, SR))
