@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -100,15 +101,39 @@ def band_limited_cycles(pitches_hz: torch.Tensor, sample_rate: int, n_points: in
     below Nyquist only: saw (2/pi) sum (-1)^(h+1) sin(h x)/h, square (4/pi) sum_odd sin(h x)/h,
     triangle (8/pi^2) sum_odd (-1)^((h-1)/2) sin(h x)/h^2, sine sin x.
 
+    A pitch's periods depend on it only through how many harmonics lie below Nyquist, so
+    they are made once per count and kept (`_cycles_with_harmonics`): a fit's pitches
+    change that count rarely from one step to the next.
+
     Args:
         pitches_hz: (P,) float64.
 
     Returns:
         (4, P, n_points) float32, one period sampled at phases k / n_points.
     """
-    # only the bins up to the lowest pitch's last harmonic below Nyquist are made
-    n_bins = min(n_points // 2 + 1, int(sample_rate / 2.0 / float(pitches_hz.min())) + 1) if len(pitches_hz) else 1
-    h = torch.arange(n_bins, dtype=torch.float64)
+    nyquist_hz = sample_rate / 2.0
+    counts = [_harmonics_below(pitch_hz, nyquist_hz, n_points // 2) for pitch_hz in pitches_hz.tolist()]
+    if not counts:
+        return torch.zeros(len(SHAPES), 0, n_points)
+    return torch.stack([_cycles_with_harmonics(count, n_points) for count in counts], dim=1)
+
+
+def _harmonics_below(pitch_hz: float, nyquist_hz: float, most: int) -> int:
+    """How many harmonics h = 1, 2, ... of a pitch lie strictly below Nyquist (h f < f_N,
+    compared as float64 products), at most `most`; none for a pitch that is not positive."""
+    if not 0.0 < pitch_hz < math.inf:
+        return 0
+    count = min(most, int(nyquist_hz // pitch_hz) + 1)
+    while count > 0 and count * pitch_hz >= nyquist_hz:
+        count -= 1
+    return count
+
+
+@functools.lru_cache(maxsize=256)  # (4, 8192) float32 each: 32 MiB at most
+def _cycles_with_harmonics(n_harmonics: int, n_points: int) -> torch.Tensor:
+    """(4, n_points) float32: one period of each shape with harmonics 1..n_harmonics. Kept
+    in a cache: callers must not write into it."""
+    h = torch.arange(n_harmonics + 1, dtype=torch.float64)
     odd = torch.remainder(h, 2) == 1
     safe_h = h.clamp_min(1.0)
     sine_terms = torch.stack([
@@ -116,14 +141,12 @@ def band_limited_cycles(pitches_hz: torch.Tensor, sample_rate: int, n_points: in
         torch.where(odd, (4 / math.pi) / safe_h, 0.0),
         torch.where(odd, (8 / math.pi**2) * torch.where(torch.remainder(h, 4) == 1, 1.0, -1.0) / safe_h**2, 0.0),
         (h == 1).double(),
-    ])  # (4, H): amplitude of sin(h x)
+    ])  # (4, H+1): amplitude of sin(h x)
     sine_terms[:, 0] = 0.0
-    below_nyquist = h[None, :] * pitches_hz[:, None] < sample_rate / 2.0  # (P, H)
-    amplitudes = sine_terms[:, None, :] * below_nyquist[None]
-    # irfft of -i b n/2 at bin h is b sin(2 pi h k / n); the bins above n_bins are zeros,
-    # written out: irfft pads a shorter spectrum, but by a slower path than the transform
-    spectrum = torch.zeros(*amplitudes.shape[:-1], n_points // 2 + 1, dtype=torch.complex128)
-    torch.view_as_real(spectrum)[..., :n_bins, 1] = amplitudes.mul_(-n_points / 2.0)
+    # irfft of -i b n/2 at bin h is b sin(2 pi h k / n); the bins above are zeros, written
+    # out: irfft pads a shorter spectrum, but by a slower path than the transform
+    spectrum = torch.zeros(len(SHAPES), n_points // 2 + 1, dtype=torch.complex128)
+    torch.view_as_real(spectrum)[:, : n_harmonics + 1, 1] = sine_terms.mul_(-n_points / 2.0)
     return torch.fft.irfft(spectrum, n=n_points).float()
 
 

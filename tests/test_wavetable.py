@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from audiosplat import wavetable
-from audiosplat.wavetable import hz_to_midi, make_wavetable, midi_to_hz, oscillate, oscillate_reference, wave_pitch_hz, wave_pitches_hz
+from audiosplat.wavetable import band_limited_cycles, hz_to_midi, make_wavetable, midi_to_hz, oscillate, oscillate_reference, wave_pitch_hz, wave_pitches_hz
 from helpers_synth import spectral_peak_hz
 
 SR = 22050
@@ -247,3 +247,20 @@ def test_the_blocked_read_equals_the_reference_read_and_its_gradients(dtype, blo
 
     weights = torch.rand(7, 4, generator=gen, dtype=dtype)
     assert torch.equal(oscillate(pitch_hz, weights, 4096, SR), oscillate_reference(pitch_hz, weights, 4096, SR))
+
+
+def test_band_limited_periods_hold_every_harmonic_below_nyquist_and_none_above():
+    """A saw's period has harmonics 1..H, H the count strictly below Nyquist: a pitch at a
+    third of Nyquist has 2, one a hair below it 3; none at or above Nyquist. Periods are
+    kept per harmonic count: asked again, and after the cache is emptied, the same."""
+    nyquist_hz = SR / 2
+    pitches_hz = torch.tensor([nyquist_hz / 3, nyquist_hz / 3 * (1 - 1e-9), 1000.0, nyquist_hz, 2 * nyquist_hz], dtype=torch.float64)
+    periods = band_limited_cycles(pitches_hz, SR)
+    assert periods.shape == (4, 5, wavetable.CYCLE_POINTS) and periods.dtype == torch.float32
+    magnitude = torch.fft.rfft(periods[0].double()).abs()  # the saws
+    for row, count in enumerate([2, 3, 11, 0, 0]):
+        present = torch.nonzero(magnitude[row] > 1e-6 * wavetable.CYCLE_POINTS)[:, 0]
+        assert torch.equal(present, torch.arange(1, count + 1)), (row, present)
+    assert torch.equal(band_limited_cycles(pitches_hz, SR), periods)
+    wavetable._cycles_with_harmonics.cache_clear()
+    assert torch.equal(band_limited_cycles(pitches_hz, SR), periods)
