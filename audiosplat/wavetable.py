@@ -57,12 +57,13 @@ def make_wavetable(
     pitches_hz = wave_pitches_hz(n_pitches)[pitches]
     table = torch.empty(len(chosen), n_samples, dtype=torch.float32)
     if kind == "band-limited":
+        points_per_hz = t_s * CYCLE_POINTS
         # a few pitches at a time: their periods' spectra are 16 bytes a point and their
         # read-out positions 12 bytes a sample each
         for first in range(0, len(pitches), PITCH_CHUNK):
             count = min(PITCH_CHUNK, len(pitches) - first)
             periods = band_limited_cycles(pitches_hz[first : first + count], sample_rate)
-            index, frac = _cycle_positions(pitches_hz[first : first + count], t_s, periods.shape[-1])
+            index, frac = _cycle_positions(pitches_hz[first : first + count], points_per_hz, periods.shape[-1])
             frac = frac.float()
             for shape in range(len(SHAPES)):
                 picked = torch.nonzero((wave_pitch >= first) & (wave_pitch < first + count) & (shape_index == shape))[:, 0]
@@ -150,16 +151,17 @@ def _cycles_with_harmonics(n_harmonics: int, n_points: int) -> torch.Tensor:
     return torch.fft.irfft(spectrum, n=n_points).float()
 
 
-def _cycle_positions(pitches_hz: torch.Tensor, t_s: torch.Tensor, n_points: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _cycle_positions(pitches_hz: torch.Tensor, points_per_hz: torch.Tensor, n_points: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Where waves read their periods of `n_points` (a power of two): at (f t mod 1) n.
-    (P,) pitches and (N,) times, float64 -> the point below (P, N) int64 and the fraction of
-    the way to the next (P, N) float64, differentiable in the pitches.
+    (P,) pitches and (N,) times in period points per Hz, t n, float64 -> the point below
+    (P, N) int64 and the fraction of the way to the next (P, N) float64, differentiable in
+    the pitches.
 
     Computed as the whole and fractional parts of f (t n), the whole part mod n: scaling by
     a power of two and taking the whole part off are exact in floating point, so these are
     the same bits as f t mod 1 scaled, without a float remainder (a slow kernel). Positions
     are non-negative, so truncation is the floor; the fraction is taken in place."""
-    points = pitches_hz[:, None] * (t_s * n_points)[None, :]
+    points = pitches_hz[:, None] * points_per_hz[None, :]
     below = points.detach().long().bitwise_and_(n_points - 1)
     return below, points.frac_()
 
@@ -186,37 +188,40 @@ def oscillate(pitch_hz: torch.Tensor, shape_weights: torch.Tensor, n_samples: in
     Returns:
         (E, n_samples) in shape_weights' dtype, on its device.
     """
-    mixed, t_s = _mixed_periods(pitch_hz, shape_weights, n_samples, sample_rate)
-    return read_periods(pitch_hz.double(), mixed, t_s)
+    mixed, points_per_hz = _mixed_periods(pitch_hz, shape_weights, n_samples, sample_rate)
+    return read_periods(pitch_hz.double(), mixed, points_per_hz)
 
 
 def oscillate_reference(pitch_hz: torch.Tensor, shape_weights: torch.Tensor, n_samples: int, sample_rate: int) -> torch.Tensor:
     """`oscillate` with every row's positions and reads made at once and differentiated by
     autograd: the obviously-correct version, which tests hold the fast one to."""
-    mixed, t_s = _mixed_periods(pitch_hz, shape_weights, n_samples, sample_rate)
-    return read_periods_reference(pitch_hz.double(), mixed, t_s)
+    mixed, points_per_hz = _mixed_periods(pitch_hz, shape_weights, n_samples, sample_rate)
+    return read_periods_reference(pitch_hz.double(), mixed, points_per_hz)
 
 
-def read_periods(pitch_hz: torch.Tensor, periods: torch.Tensor, t_s: torch.Tensor) -> torch.Tensor:
+def read_periods(pitch_hz: torch.Tensor, periods: torch.Tensor, points_per_hz: torch.Tensor) -> torch.Tensor:
     """Waves read from one period each by linear interpolation at (f t mod 1) P, a few rows
-    at a time (`_ReadPeriods`): (E,) float64 pitches, (E, P) periods, (N,) float64 times
-    -> (E, N) in the periods' dtype, differentiable in the pitches and the periods."""
-    return _ReadPeriods.apply(pitch_hz, periods, t_s)
+    at a time (`_ReadPeriods`): (E,) float64 pitches, (E, P) periods and (N,) float64 times
+    in period points per Hz, t P -> (E, N) in the periods' dtype, differentiable in the
+    pitches and the periods."""
+    return _ReadPeriods.apply(pitch_hz, periods, points_per_hz)
 
 
-def read_periods_reference(pitch_hz: torch.Tensor, periods: torch.Tensor, t_s: torch.Tensor) -> torch.Tensor:
+def read_periods_reference(pitch_hz: torch.Tensor, periods: torch.Tensor, points_per_hz: torch.Tensor) -> torch.Tensor:
     """`read_periods` with all rows at once, differentiated by autograd."""
-    index, frac = _cycle_positions(pitch_hz, t_s, periods.shape[-1])
+    index, frac = _cycle_positions(pitch_hz, points_per_hz, periods.shape[-1])
     wrapped = torch.cat([periods, periods[:, :1]], dim=-1)  # the point after the last is the first
     return torch.lerp(wrapped.gather(1, index), wrapped[:, 1:].gather(1, index), frac.to(periods.dtype))
 
 
 def _mixed_periods(pitch_hz: torch.Tensor, shape_weights: torch.Tensor, n_samples: int, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Each event's period, its shapes mixed, (E, CYCLE_POINTS) in shape_weights' dtype, and
-    the (N,) float64 sample times in s, both on shape_weights' device."""
+    the (N,) float64 sample times in period points per Hz, t CYCLE_POINTS, both on
+    shape_weights' device."""
     periods = band_limited_cycles(pitch_hz.detach().double().cpu(), sample_rate).to(shape_weights)  # (4, E, P)
     mixed = torch.einsum("es,sep->ep", shape_weights, periods)
-    return mixed, torch.arange(n_samples, dtype=torch.float64, device=shape_weights.device) / sample_rate
+    t_s = torch.arange(n_samples, dtype=torch.float64, device=shape_weights.device) / sample_rate
+    return mixed, t_s * CYCLE_POINTS
 
 
 # Rows of waves read at a time: their (rows, N) float64 positions, int64 points and float
@@ -231,27 +236,26 @@ class _ReadPeriods(torch.autograd.Function):
     rows at a time; the backward pass remakes each block's positions instead of keeping them."""
 
     @staticmethod
-    def forward(ctx, pitch_hz, periods, t_s):
-        waves = periods.new_empty(len(periods), len(t_s))
-        for rows in _row_blocks(len(periods), len(t_s)):
-            wrapped, index, frac = _block_positions(pitch_hz[rows], periods[rows], t_s)
+    def forward(ctx, pitch_hz, periods, points_per_hz):
+        waves = periods.new_empty(len(periods), len(points_per_hz))
+        for rows in _row_blocks(len(periods), len(points_per_hz)):
+            wrapped, index, frac = _block_positions(pitch_hz[rows], periods[rows], points_per_hz)
             torch.lerp(wrapped.gather(1, index), wrapped[:, 1:].gather(1, index), frac, out=waves[rows])
-        ctx.save_for_backward(pitch_hz, periods, t_s)
+        ctx.save_for_backward(pitch_hz, periods, points_per_hz)
         return waves
 
     @staticmethod
     def backward(ctx, grad_waves):
-        pitch_hz, periods, t_s = ctx.saved_tensors
-        n_points = periods.shape[-1]
+        pitch_hz, periods, points_per_hz = ctx.saved_tensors
         grad_pitch = torch.zeros_like(pitch_hz) if ctx.needs_input_grad[0] else None
         grad_periods = torch.zeros_like(periods) if ctx.needs_input_grad[1] else None
-        for rows in _row_blocks(len(periods), len(t_s)):
-            wrapped, index, frac = _block_positions(pitch_hz[rows], periods[rows], t_s)
+        for rows in _row_blocks(len(periods), len(points_per_hz)):
+            wrapped, index, frac = _block_positions(pitch_hz[rows], periods[rows], points_per_hz)
             grad = grad_waves[rows]
             if grad_pitch is not None:
                 # w = a + frac (b - a), frac = f t P - its whole part: dw/df = (b - a) t P
                 slope = wrapped[:, 1:].gather(1, index).sub_(wrapped.gather(1, index))
-                grad_pitch[rows] = (slope.mul_(grad).double() * (t_s * n_points)).sum(dim=-1)
+                grad_pitch[rows] = (slope.mul_(grad).double() * points_per_hz).sum(dim=-1)
             if grad_periods is not None:
                 grad_wrapped = torch.zeros_like(wrapped)
                 above = grad * frac
@@ -266,10 +270,10 @@ def _row_blocks(n_rows: int, n_samples: int) -> list[slice]:
     return [slice(first, min(first + size, n_rows)) for first in range(0, n_rows, size)]
 
 
-def _block_positions(pitch_hz: torch.Tensor, periods: torch.Tensor, t_s: torch.Tensor):
+def _block_positions(pitch_hz: torch.Tensor, periods: torch.Tensor, points_per_hz: torch.Tensor):
     """For some rows: their periods with the first point repeated at the end (rows, P+1),
     and where to read them (`_cycle_positions`), the fraction in the periods' dtype."""
-    index, frac = _cycle_positions(pitch_hz, t_s, periods.shape[-1])
+    index, frac = _cycle_positions(pitch_hz, points_per_hz, periods.shape[-1])
     return torch.cat([periods, periods[:, :1]], dim=-1), index, frac.to(periods.dtype)
 
 

@@ -234,9 +234,9 @@ def test_the_blocked_read_equals_the_reference_read_and_its_gradients(dtype, blo
     gen = torch.Generator().manual_seed(11)
     pitch_hz = (40.0 + 3000.0 * torch.rand(7, generator=gen, dtype=torch.float64)).requires_grad_()
     periods = torch.randn(7, 64, generator=gen, dtype=dtype).requires_grad_()  # 64 points: every point is read
-    t_s = torch.arange(4096, dtype=torch.float64) / SR
+    points_per_hz = torch.arange(4096, dtype=torch.float64) / SR * 64
     probe = torch.randn(7, 4096, generator=gen, dtype=dtype)
-    fast, slow = wavetable.read_periods(pitch_hz, periods, t_s), wavetable.read_periods_reference(pitch_hz, periods, t_s)
+    fast, slow = wavetable.read_periods(pitch_hz, periods, points_per_hz), wavetable.read_periods_reference(pitch_hz, periods, points_per_hz)
     assert fast.dtype == dtype and torch.equal(fast, slow)
     grads_fast = torch.autograd.grad((fast * probe).sum(), (pitch_hz, periods))
     grads_slow = torch.autograd.grad((slow * probe).sum(), (pitch_hz, periods))
