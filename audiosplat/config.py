@@ -15,7 +15,7 @@ DEFAULT_WAVES = {"direct": "band-limited", "seed": "naive"}
 # rows 19 dB down, as mistuned partials (A/B in the README).
 PITCH_BUMP_STEPS = 0.35
 # Where an event's resonance gets its pitch: "grid", a mix of the wavetable's rows at fixed
-# pitches (method.md); "exact", one wave at the event's own pitch (`wavetable.oscillate`).
+# pitches (method.md); "exact", one wave at the event's own pitch (`oscillator.oscillate`).
 # The seed model's decoder weighs the grid's rows; the direct model's notes sound their
 # own pitches (format 1.5.0): better on 7 of 8 clips, not on a voice (A/B in the README).
 # A file holds one of PITCH_KINDS. "auto" asks a fit to choose per clip from an analysis
@@ -54,7 +54,7 @@ class ModelConfig:
             deviation in grid steps (`direct.pitch_weights`), PITCH_BUMP_STEPS by default.
             Used by "grid" pitches only.
         pitches: "grid" (each event's resonance weighs the wavetable's rows) or "exact"
-            (each event sounds its own pitch in Hz, `wavetable.oscillate`; direct model
+            (each event sounds its own pitch in Hz, `oscillator.oscillate`; direct model
             only, band-limited waves); None means the model's default (`DEFAULT_PITCHES`;
             grid with naive waves), then stored here. "auto" (direct model, band-limited
             waves) is a fit's request to choose one per clip (`analysis.resolve_pitches`); a model

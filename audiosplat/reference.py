@@ -14,7 +14,7 @@ from audiosplat.controls import EventControls
 from audiosplat.dsp import exp_decay, fft_convolve, fft_filter, gauss_window
 from audiosplat.onset import onset_impulse
 from audiosplat.synth import SynthAssets, envelope, unit_band
-from audiosplat.wavetable import oscillate_reference
+from audiosplat.oscillator import oscillate_reference
 
 
 def reference_stems(controls: EventControls, assets: SynthAssets) -> torch.Tensor:

@@ -23,13 +23,14 @@ from audiosplat.config import ModelConfig
 from audiosplat.controls import EventControls
 from audiosplat.dsp import EPS_WIDTH, exp_decay, exp_decay_prefix, gauss_window
 from audiosplat.onset import delay_by_bits, delay_by_samples
+from audiosplat.oscillator import oscillate
 from audiosplat.rooms import RoomBank
 from audiosplat.runtime import map_on_threads
 from audiosplat.spectral_ops import (
     causal_convolution, fft_length_at_least, filter_spectrum, gauss_window_fused, gauss_window_support, zero_phase_filter,
 )
 from audiosplat.wave_mix import mix_waves
-from audiosplat.wavetable import make_wavetable, oscillate
+from audiosplat.wavetable import make_wavetable
 
 
 def event_noise(noise_seeds: torch.Tensor, n_samples: int) -> torch.Tensor:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from audiosplat import wavetable
-from audiosplat.wavetable import band_limited_cycles, hz_to_midi, make_wavetable, midi_to_hz, oscillate, oscillate_reference, wave_pitch_hz, wave_pitches_hz
+from audiosplat import oscillator, wavetable
+from audiosplat.oscillator import oscillate, oscillate_reference
+from audiosplat.wavetable import band_limited_cycles, hz_to_midi, make_wavetable, midi_to_hz, wave_pitch_hz, wave_pitches_hz
 from helpers_synth import spectral_peak_hz
 
 SR = 22050
@@ -230,13 +231,13 @@ def test_the_blocked_read_equals_the_reference_read_and_its_gradients(dtype, blo
     same gradients in the pitches and in every point of random periods (the first point's
     included, which is also read after the last), in blocks that do and do not divide the
     rows. `oscillate` through it equals `oscillate_reference`."""
-    monkeypatch.setattr(wavetable, "READ_BLOCK_BYTES", block_rows * 8 * 4096)
+    monkeypatch.setattr(oscillator, "READ_BLOCK_BYTES", block_rows * 8 * 4096)
     gen = torch.Generator().manual_seed(11)
     pitch_hz = (40.0 + 3000.0 * torch.rand(7, generator=gen, dtype=torch.float64)).requires_grad_()
     periods = torch.randn(7, 64, generator=gen, dtype=dtype).requires_grad_()  # 64 points: every point is read
     points_per_hz = torch.arange(4096, dtype=torch.float64) / SR * 64
     probe = torch.randn(7, 4096, generator=gen, dtype=dtype)
-    fast, slow = wavetable.read_periods(pitch_hz, periods, points_per_hz), wavetable.read_periods_reference(pitch_hz, periods, points_per_hz)
+    fast, slow = oscillator.read_periods(pitch_hz, periods, points_per_hz), oscillator.read_periods_reference(pitch_hz, periods, points_per_hz)
     assert fast.dtype == dtype and torch.equal(fast, slow)
     grads_fast = torch.autograd.grad((fast * probe).sum(), (pitch_hz, periods))
     grads_slow = torch.autograd.grad((slow * probe).sum(), (pitch_hz, periods))
