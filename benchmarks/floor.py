@@ -1,7 +1,9 @@
-"""The floor of the exact fast path: what its FFTs (and wavetable products) alone cost.
+"""The floor of the exact fast path: what its FFTs (and wavetable products, and with
+--with-products the elementwise work it cannot do without) alone cost.
 
     .venv/bin/python -m benchmarks.floor
     .venv/bin/python -m benchmarks.floor --pitches grid                # with the wavetable's products
+    .venv/bin/python -m benchmarks.floor --with-products               # and the elementwise products
     .venv/bin/python -m benchmarks.floor --render                      # a render's forward only
     .venv/bin/python -m benchmarks.floor --render --event-samples 8192 # with short event buffers
 
@@ -14,9 +16,11 @@ reach the clip (`synth.onset_chunks`), and the convolutions take the excitation 
 envelope's support alone (`synth.envelope_support`), so their lengths (M + S) depend on
 the onsets and the envelopes: counted here for onsets evenly spread over the clip and the
 direct model's starting envelope (--envelope-width-s 0.005 at --envelope-centre-s 0.005,
-S = 1,566 samples); --whole-events counts events made whole (M = L), as the seed model's are. Nothing else a step does
-(elementwise work, the loss, Adam) is counted, so a step cannot be faster than this sum
-without changing the maths (or the FFT library). With --render, the transforms and product of a
+S = 1,566 samples); --whole-events counts events made whole (M = L), as the seed model's
+are. --with-products adds the products each transform needs and the exact oscillator's read
+(`products`). Nothing else a step does (the windows, the reverb, the loss, Adam) is
+counted, and each operation is timed alone on inputs in the cache, so a step cannot be
+faster than this sum without changing the maths (or the FFT library). With --render, the transforms and product of a
 render (the forward pass alone, over event buffers of --event-samples, with the reverb's),
 and the render's floor in times real time. Prints one JSON line per operation and a total.
 """
@@ -29,8 +33,10 @@ import statistics
 import torch
 
 from audiosplat.config import PITCH_KINDS
+from audiosplat.oscillator import read_periods
 from audiosplat.spectral_ops import fft_length_at_least
 from audiosplat.synth import envelope_support, event_chunks, onset_chunks
+from audiosplat.wavetable import CYCLE_POINTS
 from benchmarks.common import emit, log, time_repeats
 
 
@@ -96,6 +102,62 @@ def inventory(n: int, w: int, chunks: list[tuple[int, int]], exact: bool) -> lis
     ]
 
 
+def products(n: int, chunks: list[tuple[int, int, int]], backward: bool, exact: bool) -> list[Op]:
+    """The elementwise work one exact step (or, without `backward`, a render) cannot do
+    without, each product at its output's shape: the spectra times their gains, the kernels
+    times their decay, the convolutions' spectral products, the crossfade and mix, and with
+    `backward` the same again for the gradients; for exact pitches, the oscillator's read of
+    its periods (`oscillator.read_periods`, forward and with `backward` its backward pass).
+    kind is product-cc, -cr or -rr (complex or real operands), or oscillator (shape (E, N),
+    length 1 with the backward pass); length is otherwise unused."""
+    k = n // 2 + 1
+    ops = []
+    for c, m, s in chunks:
+        kf = _conv_length(m, s) // 2 + 1
+        ops += [
+            ("noise band product", "product-cr", (c, k), 0),
+            ("low-pass products", "product-cr", (c, 2, k), 0),
+            ("kernels times decay", "product-rr", (c, 2, m), 0),
+            ("convolution products", "product-cc", (c, 2, kf), 0),
+            *[("crossfade and mix", "product-rr", (c, m), 0)] * 2,
+        ]
+        if backward:
+            ops += [
+                *[("backward: convolution gradient products", "product-cc", (c, 2, kf), 0)] * 2,
+                *[("backward: kernel gradients times decay, decay gradient", "product-rr", (c, 2, m), 0)] * 2,
+                *[("backward: low-pass gradient products", "product-cc", (c, 2, k), 0)] * 2,
+                ("backward: noise-gain gradient product", "product-cc", (c, k), 0),
+                *[("backward: crossfade and mix", "product-rr", (c, m), 0)] * 3,
+            ]
+    if exact:
+        ops.append(("exact oscillator's read" + (", forward and backward" if backward else ""), "oscillator",
+                    (sum(c for c, _, _ in chunks), n), int(backward)))
+    return ops
+
+
+def _timed_op(kind: str, shape: tuple[int, ...], length: int, sample_rate: int):
+    """A function that performs one operation of the inventory on random inputs."""
+    if kind == "matmul":
+        a, b = torch.randn(shape[0], shape[1]), torch.randn(shape[1], shape[2])
+        return lambda: a @ b
+    if kind.startswith("product"):
+        a, b = (torch.randn(shape, dtype=torch.complex64 if t == "c" else torch.float32) for t in kind[-2:])
+        return lambda: a * b
+    if kind == "oscillator":
+        pitch_hz = (50.0 + 2000.0 * torch.rand(shape[0], dtype=torch.float64)).requires_grad_(bool(length))
+        periods = torch.randn(shape[0], CYCLE_POINTS).requires_grad_(bool(length))
+        points_per_hz = torch.arange(shape[1], dtype=torch.float64) / sample_rate * CYCLE_POINTS
+        probe = torch.randn(shape)
+        if not length:
+            return lambda: read_periods(pitch_hz, periods, points_per_hz)
+        return lambda: torch.autograd.grad(read_periods(pitch_hz, periods, points_per_hz), (pitch_hz, periods), probe)
+    if kind == "rfft":
+        x = torch.randn(shape)
+        return lambda: torch.fft.rfft(x, n=length)
+    x = torch.randn(shape, dtype=torch.complex64)
+    return lambda: torch.fft.irfft(x, n=length)
+
+
 def render_inventory(n: int, length: int, w: int, rooms: int, chunks: list[tuple[int, int]], exact: bool) -> list[Op]:
     """A render: `forward_events` over buffers of `length` samples, then the reverb of the R
     room mixes over the clip of N."""
@@ -119,6 +181,9 @@ def main() -> None:
     parser.add_argument("--sample-rate", type=int, default=22050)
     parser.add_argument("--envelope-centre-s", type=float, default=0.005, help="the events' envelope centre (the direct model's start)")
     parser.add_argument("--envelope-width-s", type=float, default=0.005, help="the events' envelope width (the direct model's start)")
+    parser.add_argument("--with-products", action="store_true",
+                        help="add the elementwise work a step or render cannot do without (spectra times gains, convolutions' products, "
+                        "the exact oscillator's read)")
     parser.add_argument("--pitches", choices=PITCH_KINDS, default="exact", help="grid pitches add the wavetable's products")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -131,26 +196,19 @@ def main() -> None:
     ops = (
         render_inventory(args.samples, buffer, args.waves, args.rooms, chunks, exact)
         if args.render else inventory(args.samples, args.waves, chunks, exact)
-    )
+    ) + (products(buffer, chunks, not args.render, exact) if args.with_products else [])
     for what, kind, shape, length in ops:
-        if kind == "matmul":
-            a, b = torch.randn(shape[0], shape[1]), torch.randn(shape[1], shape[2])
-            op = lambda a=a, b=b: a @ b  # noqa: E731
-        elif kind == "rfft":
-            x = torch.randn(shape)
-            op = lambda x=x, length=length: torch.fft.rfft(x, n=length)  # noqa: E731
-        else:
-            x = torch.randn(shape, dtype=torch.complex64)
-            op = lambda x=x, length=length: torch.fft.irfft(x, n=length)  # noqa: E731
+        op = _timed_op(kind, shape, length, args.sample_rate)
         median = statistics.median(time_repeats(op, args.repeats, warmup=2))
         total += median
         emit({"benchmark": "floor", "op": what, "kind": kind, "shape": list(shape), "length": length, "median_s": median})
     if not args.render:
-        log(f"floor of the exact fast path: {total:.3f} s per step")
+        log(f"floor of the exact fast path{' with its products' if args.with_products else ''}: {total:.3f} s per step")
         emit({"benchmark": "floor", "op": "total", "median_s": total, "threads": args.threads})
         return
     x_real_time = args.samples / args.sample_rate / total
-    log(f"floor of a render with {buffer}-sample event buffers: {total:.3f} s, {x_real_time:.1f}x real time")
+    log(f"floor of a render with {buffer}-sample event buffers{' and its products' if args.with_products else ''}: {total:.3f} s, "
+        f"{x_real_time:.1f}x real time")
     emit({"benchmark": "render_floor", "op": "total", "median_s": total, "x_real_time": x_real_time, "threads": args.threads,
           "event_samples": buffer})
 
