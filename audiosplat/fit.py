@@ -129,9 +129,8 @@ def parameter_groups(model: Model, lr: float) -> list[dict]:
     rate from `DIRECT_LR_SCALE`, `EXACT_PITCH_LR_SCALE` for exact pitches) for the direct model."""
     if isinstance(model, EventModel):
         return [{"params": list(model.parameters()), "lr": lr}]
-    exact = model.config.pitches == "exact"
     return [
-        {"params": [p], "lr": lr * (EXACT_PITCH_LR_SCALE if exact and name == "pitch" else DIRECT_LR_SCALE.get(name, 1.0))}
+        {"params": [p], "lr": lr * (EXACT_PITCH_LR_SCALE if model.exact_pitches and name == "pitch" else DIRECT_LR_SCALE.get(name, 1.0))}
         for name, p in model.groups.items()
     ]
 

@@ -253,7 +253,8 @@ def test_the_blocked_read_equals_the_reference_read_and_its_gradients(dtype, blo
 def test_band_limited_periods_hold_every_harmonic_below_nyquist_and_none_above():
     """A saw's period has harmonics 1..H, H the count strictly below Nyquist: a pitch at a
     third of Nyquist has 2, one a hair below it 3; none at or above Nyquist. Periods are
-    kept per harmonic count: asked again, and after the cache is emptied, the same."""
+    kept per harmonic count: asked again after a caller wrote into its copy, and after the
+    cache is emptied, the same."""
     nyquist_hz = SR / 2
     pitches_hz = torch.tensor([nyquist_hz / 3, nyquist_hz / 3 * (1 - 1e-9), 1000.0, nyquist_hz, 2 * nyquist_hz], dtype=torch.float64)
     periods = band_limited_cycles(pitches_hz, SR)
@@ -262,6 +263,7 @@ def test_band_limited_periods_hold_every_harmonic_below_nyquist_and_none_above()
     for row, count in enumerate([2, 3, 11, 0, 0]):
         present = torch.nonzero(magnitude[row] > 1e-6 * wavetable.CYCLE_POINTS)[:, 0]
         assert torch.equal(present, torch.arange(1, count + 1)), (row, present)
+    band_limited_cycles(pitches_hz, SR).zero_()  # a caller's copy, not the kept periods
     assert torch.equal(band_limited_cycles(pitches_hz, SR), periods)
     wavetable._cycles_with_harmonics.cache_clear()
     assert torch.equal(band_limited_cycles(pitches_hz, SR), periods)
