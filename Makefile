@@ -6,7 +6,7 @@ TORCH ?= torch==2.13.0
 DEMO_STEPS ?= 100
 OUT ?= out
 
-.PHONY: install demo test bench quality clean
+.PHONY: install demo lint test bench startup quality clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,11 +23,17 @@ demo: install
 	$(VENV)/bin/audiosplat render $(OUT)/demo.splat -o $(OUT)/demo.wav
 	$(VENV)/bin/audiosplat inspect $(OUT)/demo.splat
 
-test: install
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest -q
 
 bench: install
 	$(PY) -m benchmarks.speed
+
+startup: install
+	$(PY) -m benchmarks.startup
 
 quality: install
 	$(PY) -m benchmarks.fit_quality --steps 300

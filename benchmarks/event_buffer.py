@@ -18,13 +18,13 @@ import time
 
 import torch
 
-from audiosplat.audio import load_clip
-from audiosplat.config import ModelConfig
-from audiosplat.fit import FitConfig, Fitter
-from audiosplat.loss import relative_spectral_l1
-from audiosplat.rooms import procedural_bank
-from audiosplat.runtime import configure_for_fitting
-from audiosplat.synth import SynthAssets, render_clips
+from audiosplat.core.config import ModelConfig
+from audiosplat.core.runtime import configure_for_fitting
+from audiosplat.fitting.fit import FitConfig, Fitter
+from audiosplat.fitting.loss import relative_spectral_l1
+from audiosplat.io.audio import load_clip
+from audiosplat.synth.render import SynthAssets, render_clips
+from audiosplat.synth.rooms import procedural_bank
 from benchmarks.common import MOZART, emit, log
 
 

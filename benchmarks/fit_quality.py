@@ -13,12 +13,12 @@ from pathlib import Path
 
 import torch
 
-from audiosplat.audio import load_clip
-from audiosplat.config import ModelConfig
-from audiosplat.fit import FitConfig, fit, resolve_device
-from audiosplat.loss import relative_spectral_l1
-from audiosplat.rooms import procedural_bank
-from audiosplat.runtime import configure_for_fitting
+from audiosplat.core.config import ModelConfig
+from audiosplat.core.runtime import configure_for_fitting
+from audiosplat.fitting.fit import FitConfig, fit, resolve_device
+from audiosplat.fitting.loss import relative_spectral_l1
+from audiosplat.io.audio import load_clip
+from audiosplat.synth.rooms import procedural_bank
 from benchmarks.common import MOZART, emit, log
 
 

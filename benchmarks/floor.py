@@ -32,13 +32,12 @@ import statistics
 
 import torch
 
-from audiosplat.config import PITCH_KINDS
-from audiosplat.oscillator import read_periods
-from audiosplat.spectral_ops import fft_length_at_least
-from audiosplat.synth import envelope_support, event_chunks, onset_chunks
-from audiosplat.wavetable import CYCLE_POINTS
+from audiosplat.core.config import PITCH_KINDS
+from audiosplat.dsp.oscillator import read_periods
+from audiosplat.dsp.spectral_ops import fft_length_at_least
+from audiosplat.dsp.wavetable import CYCLE_POINTS
+from audiosplat.synth.render import envelope_support, event_chunks, onset_chunks
 from benchmarks.common import emit, log, time_repeats
-
 
 Op = tuple[str, str, tuple[int, ...], int]
 

@@ -23,14 +23,15 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from audiosplat.api import FitInput, fit_long_input, render_splat
-from audiosplat.audio import load_clip
-from audiosplat.config import ModelConfig
-from audiosplat.fit import FitConfig, concat_controls, fit_batch
-from audiosplat.loss import relative_spectral_l1
-from audiosplat.onset import samples_to_bits
-from audiosplat.rooms import procedural_bank
-from audiosplat.splatfile import Splat
+from audiosplat.app.api import FitInput, fit_long_input, render_splat
+from audiosplat.core.config import ModelConfig
+from audiosplat.dsp.onset import samples_to_bits
+from audiosplat.fitting.fit import FitConfig, fit_batch
+from audiosplat.fitting.loss import relative_spectral_l1
+from audiosplat.io.audio import load_clip
+from audiosplat.io.splatfile import Splat
+from audiosplat.synth.controls import concat_controls
+from audiosplat.synth.rooms import procedural_bank
 from benchmarks.common import MOZART, ROOT, emit, peak_rss_mib
 
 GUITAR = ROOT / "tests" / "data" / "guitar_em9.wav"

@@ -28,16 +28,15 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from audiosplat.api import fit_audio_files, render_splat
-from audiosplat.audio import load_clip
-from audiosplat.config import MODELS, PITCH_CHOICES, WAVE_KINDS, ModelConfig, fit_pitches
-from audiosplat.fit import FitConfig
-from audiosplat.loss import LOSS_NAMES
-from audiosplat.metrics import quality
-from audiosplat.runtime import configure_for_fitting
-from audiosplat.splatfile import Splat
-from audiosplat.visqol import visqol_if_installed, visqol_installed
-from benchmarks.baselines import oracle_render, vocoder_levels, vocoder_render
+from audiosplat.app.api import fit_audio_files, render_splat
+from audiosplat.core.config import MODEL_KINDS, MODELS, PITCH_CHOICES, WAVE_KINDS, ModelConfig
+from audiosplat.core.runtime import configure_for_fitting
+from audiosplat.eval.baselines import model_numbers, oracle_render, vocoder_levels, vocoder_render
+from audiosplat.eval.metrics import quality
+from audiosplat.eval.visqol import visqol_if_installed, visqol_installed
+from audiosplat.fitting.fit import FitConfig
+from audiosplat.fitting.loss import LOSS_NAMES
+from audiosplat.io.audio import load_clip
 from benchmarks.common import ROOT, emit, log
 
 SHARED_AUDIO = ROOT.parent / "shared" / "audio"
@@ -49,18 +48,6 @@ class Method:
 
     name: str
     render: Callable[[Path, torch.Tensor], tuple[torch.Tensor, int, dict]]  # (clip file, target) -> (render, numbers, extra)
-
-
-def model_numbers(splat: Splat) -> int:
-    """Every number a .splat holds for its events: /parameters (decoder, latent and time trees,
-    reverb heads), and in /events the onsets (in samples and in s), noise seeds, latents and
-    decoded controls, plus room impulses when they are embedded. Not counted: Adam state (only
-    for resuming), loss history, settings and provenance."""
-    events = splat.n_events
-    per_event = 2 * events + splat.noise_seeds.numel() + splat.latents.numel()
-    controls = sum(t.numel() for t in splat.controls.named_fields().values())
-    rooms = splat.rooms.impulses.numel() if splat.rooms.embedded else 0
-    return sum(p.numel() for p in splat.parameters.values()) + per_event + controls + rooms
 
 
 def fitted(args: argparse.Namespace, config: ModelConfig, fit_config: FitConfig, workdir: Path) -> Method:
@@ -143,7 +130,15 @@ def main() -> None:
         log("ViSQOL: n/a (pip install 'audiosplat[eval]' to measure it)")
     configure_for_fitting()
 
-    configs = [ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, model=m, waves=args.waves, pitches=(args.pitches or fit_pitches(m, args.waves)) if m == "direct" else None) for m in args.model]
+    def pitches_for(model: str) -> str | None:
+        """--pitches where the model takes them, else what a fit of the model asks for."""
+        kind = MODEL_KINDS[model]
+        return args.pitches if args.pitches in kind.pitch_choices else kind.fit_pitches(args.waves)
+
+    configs = [
+        ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, model=m, waves=args.waves, pitches=pitches_for(m))
+        for m in args.model
+    ]
     config = configs[0]
     # without --steps, --seconds alone ends the fit: give it more steps than it can take
     steps = args.steps if args.steps is not None else 10**6

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from audiosplat.config import DEFAULT_PITCHES, PITCH_KINDS
+from audiosplat.core.config import MODEL_KINDS, PITCH_KINDS
 from benchmarks.common import MOZART, ROOT, emit, log, peak_rss_mib, summary, time_repeats
 
 PATHS = ("reference", "fast")
@@ -33,12 +33,12 @@ PATHS = ("reference", "fast")
 def _worker_fit_step(args) -> dict:
     import torch
 
-    from audiosplat.audio import load_clip
-    from audiosplat.config import ModelConfig
-    from audiosplat.fit import FitConfig, Fitter
-    from audiosplat.reference import reference_clips
-    from audiosplat.rooms import procedural_bank
-    from audiosplat.synth import render_clips
+    from audiosplat.core.config import ModelConfig
+    from audiosplat.fitting.fit import FitConfig, Fitter
+    from audiosplat.io.audio import load_clip
+    from audiosplat.synth.reference import reference_clips
+    from audiosplat.synth.render import render_clips
+    from audiosplat.synth.rooms import procedural_bank
 
     torch.set_num_threads(args.threads)
     config = ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, pitches=args.pitches)
@@ -52,9 +52,9 @@ def _worker_fit_step(args) -> dict:
 def _worker_render(args) -> dict:
     import torch
 
-    from audiosplat.api import render_splat
-    from audiosplat.splatfile import read_splat
-    from audiosplat.synth import SynthAssets, render_clips, used_waves
+    from audiosplat.app.api import render_splat
+    from audiosplat.io.splatfile import read_splat
+    from audiosplat.synth.render import SynthAssets, render_clips, used_waves
 
     torch.set_num_threads(args.threads)
     splat_path = Path(args.splat)
@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--pitches", choices=PITCH_KINDS, default=DEFAULT_PITCHES["direct"], help="the direct model's pitches, on every path")
+    parser.add_argument("--pitches", choices=PITCH_KINDS, default=MODEL_KINDS["direct"].pitches, help="the direct model's pitches, on every path")
     parser.add_argument("--worker", choices=("fit-step", "render"), help=argparse.SUPPRESS)
     parser.add_argument("--path", choices=PATHS, default="fast", help=argparse.SUPPRESS)
     parser.add_argument("--splat", help=argparse.SUPPRESS)
@@ -107,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.worker:
-        from audiosplat.runtime import configure_for_fitting
+        from audiosplat.core.runtime import configure_for_fitting
 
         configure_for_fitting()
     if args.worker == "fit-step":

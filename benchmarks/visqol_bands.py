@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from audiosplat.api import render_splat
-from audiosplat.audio import load_clip
-from audiosplat.splatfile import read_splat
-from audiosplat.visqol import visqol_mos
+from audiosplat.app.api import render_splat
+from audiosplat.eval.visqol import visqol_mos
+from audiosplat.io.audio import load_clip
+from audiosplat.io.splatfile import read_splat
 from benchmarks.common import emit
 
 N_FFT, HOP = 2048, 256

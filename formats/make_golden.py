@@ -8,9 +8,9 @@ Files that exist are never replaced; add a new one when the format gains somethi
 
 from pathlib import Path
 
-from audiosplat.api import fit_audio_file
-from audiosplat.config import ModelConfig
-from audiosplat.fit import FitConfig
+from audiosplat.app.api import fit_audio_file
+from audiosplat.core.config import ModelConfig
+from audiosplat.fitting.fit import FitConfig
 
 HERE = Path(__file__).parent
 GOLDEN = {

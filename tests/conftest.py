@@ -6,18 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from audiosplat.api import fit_audio_file
-from audiosplat.config import ModelConfig
-from audiosplat.fit import FitConfig
-
-DATA = Path(__file__).parent / "data"
-ROOT = Path(__file__).parent.parent
-GUITAR = DATA / "guitar_em9.wav"
-PIANO = ROOT / "examples" / "piano_mozart_k545.wav"
-GOLDEN = ROOT / "formats" / "golden-v1.splat"
-GOLDEN_DIRECT = ROOT / "formats" / "golden-v1.1-direct.splat"
-GOLDEN_EXACT = ROOT / "formats" / "golden-v1.5-exact.splat"
-TINY = ModelConfig(n_samples=4096, n_events=4)
+from audiosplat.app.api import fit_audio_file
+from audiosplat.core.config import ModelConfig
+from audiosplat.fitting.fit import FitConfig
+from tests.shared import GUITAR, TINY
 
 
 def _fitted_guitar(tmp_path_factory, folder: str, config: ModelConfig) -> Path:
@@ -27,19 +19,19 @@ def _fitted_guitar(tmp_path_factory, folder: str, config: ModelConfig) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fitted_splat(tmp_path_factory) -> Path:
     """A 4-event, 4096-sample fit of the guitar clip (3 steps), written by the library."""
     return _fitted_guitar(tmp_path_factory, "fitted", TINY)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fitted_grid_splat(tmp_path_factory) -> Path:
     """As `fitted_splat`, with grid pitches (the wavetable's rows, as before format 1.5.0)."""
     return _fitted_guitar(tmp_path_factory, "fitted-grid", ModelConfig(n_samples=4096, n_events=4, pitches="grid"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fitted_seed_splat(tmp_path_factory) -> Path:
     """As `fitted_splat`, with the seed model (method.md's latent tree and decoder)."""
     return _fitted_guitar(tmp_path_factory, "fitted-seed", ModelConfig(n_samples=4096, n_events=4, model="seed"))

@@ -1,0 +1,1 @@
+"""Files in, files out: fitting, rendering and editing files, batches, worker pools, Ray, MusicNet."""

@@ -1,0 +1,92 @@
+"""Which files a command works on, and where each one's output goes.
+
+Inputs are paths, folders (every matching file below them, recursively, sorted) and `-`
+(newline-separated paths read from stdin). With several inputs, a folder or `-`, `-o` is a
+folder and the tree below each given folder is mirrored in it; with one plain file, `-o` is
+the output file (or a folder to put it in). Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from audiosplat.core.errors import AudiosplatError
+
+SPLAT_SUFFIXES = frozenset({".splat"})
+STDIN = "-"
+
+
+@dataclass(frozen=True)
+class Input:
+    """One file to work on; `relative` is where its output goes below the output folder."""
+
+    path: Path
+    relative: Path
+
+
+def expand_inputs(args: list[str], *, suffixes: frozenset[str], glob: str | None = None, stdin_text: str = "") -> list[Input]:
+    """The files named by `args`: plain paths as given (even with another suffix: the
+    command will say what is wrong with them), folders expanded to the files below them
+    whose suffix is in `suffixes` (or that match `glob`), `-` to the lines of `stdin_text`.
+
+    Raises AudiosplatError for a folder with no matching file or an empty `-`.
+    """
+    found: list[Input] = []
+    for arg in args:
+        if arg == STDIN:
+            paths = [Path(line.strip()) for line in stdin_text.splitlines() if line.strip()]
+            if not paths:
+                raise AudiosplatError("-: no paths on stdin (give one path per line)")
+            found += [Input(p, Path(p.name)) for p in paths]
+        elif Path(arg).is_dir():
+            found += _folder_inputs(Path(arg), suffixes, glob)
+        else:
+            found.append(Input(Path(arg), Path(Path(arg).name)))
+    return found
+
+
+def _folder_inputs(folder: Path, suffixes: frozenset[str], glob: str | None) -> list[Input]:
+    if glob is None:
+        files = [p for p in folder.rglob("*") if p.suffix.lower() in suffixes]
+    else:
+        files = list(folder.rglob(glob))
+    files = sorted(p for p in files if p.is_file() and not p.name.startswith("."))  # hidden: our temp files
+    if not files:
+        wanted = f"matching {glob}" if glob is not None else f"with a suffix in {', '.join(sorted(suffixes))}"
+        raise AudiosplatError(f"{folder}: no files {wanted} in this directory")
+    return [Input(p, p.relative_to(folder)) for p in files]
+
+
+def names_many(args: list[str]) -> bool:
+    """Whether `args` ask for a batch (several inputs, a folder or `-`): -o is then a folder."""
+    return len(args) != 1 or args[0] == STDIN or Path(args[0]).is_dir()
+
+
+def output_paths(inputs: list[Input], output: Path, *, suffix: str, many: bool) -> list[Path]:
+    """Each input's output: in a batch, `output`/<relative path with `suffix`>; for one
+    plain file, `output` itself, or <name with `suffix`> in it when it is a folder."""
+    if not many:
+        return [output / inputs[0].relative.with_suffix(suffix).name if output.is_dir() else output]
+    if output.exists() and not output.is_dir():
+        raise AudiosplatError(f"{output}: with several inputs, -o must be a folder")
+    paths = [output / i.relative.with_suffix(suffix) for i in inputs]
+    seen: dict[Path, Path] = {}
+    for i, path in zip(inputs, paths):
+        if path in seen:
+            raise AudiosplatError(f"{i.path} and {seen[path]} would both write {path}; give them in different folders")
+        seen[path] = i.path
+    return paths
+
+
+def check_output_path(output: Path, *, inputs: list[Path]) -> None:
+    """Refuse an output that would overwrite an input or whose folder does not exist."""
+    output = Path(output)
+    for source in inputs:
+        if Path(source).exists() and output.exists() and output.resolve() == Path(source).resolve():
+            raise AudiosplatError(f"{output}: output is the same file as the input; choose another path")
+    if output.is_dir():
+        raise AudiosplatError(f"{output}: is a directory; give a file path for the output")
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise AudiosplatError(f"{output}: the output folder {parent} does not exist")

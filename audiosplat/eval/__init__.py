@@ -1,0 +1,1 @@
+"""Quality figures of a render against its source: spectral metrics, ViSQOL, plots."""

@@ -1,0 +1,364 @@
+"""The optimiser loop: Adam on a model's parameters against a spectral loss.
+
+The loop owns nothing global: the seed, the device and the progress callback come in;
+the fitted parameters, the loss history and the quality figures come out.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from audiosplat.core.config import LOSS_NAMES, ModelConfig
+from audiosplat.core.runtime import DEVICES
+from audiosplat.fitting.loss import make_loss, relative_spectral_l1
+from audiosplat.models.analysis import resolve_pitches
+from audiosplat.models.base import EventModel
+from audiosplat.models.registry import build_model, model_class
+from audiosplat.synth.controls import EventControls, concat_controls
+from audiosplat.synth.render import SynthAssets, noise_seeds_for, render_clips
+from audiosplat.synth.rooms import RoomBank
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How to fit: Adam(lr, betas) for `steps` steps, or fewer if `seconds` (a wall-clock
+    budget, set-up included) runs out first; gradient norm clipped at `grad_clip`.
+    `lr` and `loss` None mean the model's default (`learning_rate`, `loss_for`: the model
+    class's `default_lr`, `default_loss`)."""
+
+    steps: int = 3000
+    lr: float | None = None
+    beta1: float = 0.9
+    beta2: float = 0.999
+    seed: int = 0
+    loss: str | None = None
+    grad_clip: float = 1.0
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.seconds is not None and not (self.seconds > 0 and math.isfinite(self.seconds)):
+            raise ValueError(f"seconds must be a positive number, got {self.seconds}")
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0, got {self.steps}")
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+        if self.loss is not None and self.loss not in LOSS_NAMES:
+            raise ValueError(f"unknown loss '{self.loss}' (choose {' or '.join(LOSS_NAMES)})")
+
+    def learning_rate(self, model: str) -> float:
+        """The rate a fit of the model named `model` uses."""
+        return model_class(model).default_lr if self.lr is None else self.lr
+
+    def loss_for(self, model: str) -> str:
+        """The loss a fit of the model named `model` uses."""
+        return model_class(model).default_loss if self.loss is None else self.loss
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FitResult:
+    """A fitted model and how the fit went. `loss_history[i]` is the loss before step i's
+    update (NaN for a skipped step); `final_loss` is the loss of the final parameters."""
+
+    model: EventModel
+    noise_seeds: torch.Tensor
+    rooms: RoomBank
+    loss_history: np.ndarray
+    skipped_steps: int
+    final_loss: float
+    relative_l1: float
+    seconds: float
+    render: torch.Tensor
+    controls: EventControls
+    latents: torch.Tensor
+    optimizer_state: dict[str, torch.Tensor]
+    partial: bool = False  # stopped before all its steps (see fit_batch's should_stop)
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but no CUDA device is available")
+    if name not in DEVICES:
+        raise ValueError(f"unknown device '{name}' (choose {', '.join(DEVICES)})")
+    return torch.device(name)
+
+
+def new_model(config: ModelConfig, rooms: RoomBank, seed: int, target: torch.Tensor) -> tuple[EventModel, torch.Tensor]:
+    """A freshly initialised model for the clip `target` (N,) and its per-event noise
+    seeds, both fixed by `seed`."""
+    model = build_model(config, rooms.n_rooms)
+    model.initialise(target, torch.Generator(device="cpu").manual_seed(seed))
+    return model, noise_seeds_for(seed, config.n_events)
+
+
+def batch_pitches(config: ModelConfig, targets: torch.Tensor) -> ModelConfig:
+    """`config` with "auto" pitches chosen for the (C, N) clips fitted together, which
+    need one kind (`analysis.resolve_pitches`; `api.fit_clips` batches clips by kind)."""
+    kinds = {resolve_pitches(config, [clip]) for clip in targets}
+    if len(kinds) > 1:
+        raise ValueError("auto pitches chose grid for some of these clips and exact for others: fit each kind in its own batch")
+    return kinds.pop()
+
+
+StepCallback = Callable[[int, float], None]
+
+
+Renderer = Callable[[EventControls, SynthAssets], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class ClipStart:
+    """Where a continued fit starts: a model's state dict, its (E,) noise seeds and, when
+    known, Adam's state (`adam_state`), so that the fit goes on as if never stopped."""
+
+    parameters: dict[str, torch.Tensor]
+    noise_seeds: torch.Tensor
+    optimizer_state: dict[str, torch.Tensor] | None = None
+
+
+def adam_state(model: EventModel, optimiser: torch.optim.Adam) -> dict[str, torch.Tensor]:
+    """Adam's moments by parameter name ("exp_avg.<name>", "exp_avg_sq.<name>") and its
+    step count ("step"), on the CPU; empty before the first step."""
+    state: dict[str, torch.Tensor] = {}
+    for name, param in model.named_parameters():
+        moments = optimiser.state.get(param)
+        if moments:
+            state[f"exp_avg.{name}"] = moments["exp_avg"].detach().cpu().clone()
+            state[f"exp_avg_sq.{name}"] = moments["exp_avg_sq"].detach().cpu().clone()
+            state["step"] = torch.as_tensor(float(moments["step"]))
+    return state
+
+
+def load_adam_state(model: EventModel, optimiser: torch.optim.Adam, state: dict[str, torch.Tensor]) -> None:
+    """Restore what `adam_state` saved (parameters without saved moments start afresh)."""
+    for name, param in model.named_parameters():
+        if f"exp_avg.{name}" in state:
+            optimiser.state[param] = {
+                "step": torch.as_tensor(float(state["step"])),
+                "exp_avg": state[f"exp_avg.{name}"].to(param.device).clone(),
+                "exp_avg_sq": state[f"exp_avg_sq.{name}"].to(param.device).clone(),
+            }
+
+
+class Fitter:
+    """C clips fitted together on one device: C models and C Adam optimisers (so every
+    clip's fit is exactly what it would be alone), one batched synth over their C*E events,
+    and one batched loss. C = 1 is the ordinary fit.
+
+    `renderer` turns the controls of C*E events into (C, N) clips; the default is the fast
+    synth, `audiosplat.synth.reference.reference_clips` the slow reference (for benchmarks, tests).
+    `start` continues earlier fits (`ClipStart` per clip); by default every clip starts
+    from `fit_config.seed`. `backgrounds` (C, N), when given, is fixed audio added to each
+    clip's render before the loss (a long file's earlier windows' tails), so the events
+    explain only what it lacks.
+    """
+
+    def __init__(
+        self,
+        targets: torch.Tensor,
+        config: ModelConfig,
+        fit_config: FitConfig,
+        rooms: RoomBank,
+        device: torch.device,
+        renderer: Renderer = render_clips,
+        start: list[ClipStart] | None = None,
+        backgrounds: torch.Tensor | None = None,
+    ):
+        if backgrounds is not None:
+            fixed = backgrounds.to(device=device, dtype=torch.float32)
+            renderer = lambda controls, assets, events=renderer: events(controls, assets) + fixed  # noqa: E731
+        if targets.dim() == 1:
+            targets = targets[None]
+        if targets.dim() != 2 or targets.shape[1] != config.n_samples:
+            raise ValueError(f"targets must have shape (C, {config.n_samples}), got {tuple(targets.shape)}")
+        config = batch_pitches(config, targets)
+        self.config, self.fit_config, self.rooms, self.renderer = config, fit_config, rooms, renderer
+        self.n_clips = targets.shape[0]
+        if start is not None and len(start) != self.n_clips:
+            raise ValueError(f"give one start per clip: {len(start)} for {self.n_clips} clips")
+        self.models, self.noise_seeds = [], []
+        for c in range(self.n_clips):
+            if start is None:
+                model, noise_seeds = new_model(config, rooms, fit_config.seed, targets[c])
+            else:  # the stored parameters replace any start: no analysis, no random draw
+                model, noise_seeds = build_model(config, rooms.n_rooms), start[c].noise_seeds
+                model.load_state_dict(start[c].parameters, strict=True)
+            self.models.append(model.to(device))
+            self.noise_seeds.append(noise_seeds)
+        self.assets = SynthAssets.build(config, torch.cat(self.noise_seeds), rooms, device)
+        self.targets = targets.to(device=device, dtype=torch.float32)
+        self.loss_fn = make_loss(fit_config.loss_for(config.model), self.targets, torch.Generator(device="cpu").manual_seed(fit_config.seed))
+        betas = (fit_config.beta1, fit_config.beta2)
+        if start is None:
+            self._start_strategies()
+        lr = fit_config.learning_rate(config.model)
+        self.optimisers = [torch.optim.Adam(m.parameter_groups(lr), betas=betas) for m in self.models]
+        for c, (model, optimiser) in enumerate(zip(self.models, self.optimisers)):
+            if start is not None and start[c].optimizer_state:
+                load_adam_state(model, optimiser, start[c].optimizer_state)
+        # steps taken so far, an earlier run's included, so that a resumed fit relocates
+        # events at the same steps as an uninterrupted one
+        self.steps_taken = [int(s.optimizer_state["step"]) if s.optimizer_state else 0 for s in start] if start else [0] * self.n_clips
+        self.relocated_at = [-1] * self.n_clips  # so a skipped step does not relocate twice
+
+    def _start_strategies(self) -> None:
+        """Before a fresh fit's first step, each model's strategy adjusts it against renders
+        of its parameters, for as many rounds as any of them asks for."""
+        round_ = 0
+        while any(m.strategy is not None for m in self.models):
+            with torch.no_grad():
+                renders = self.renderer(self._decode()[0], self.assets)
+            again = [
+                m.strategy.start(m, target, render, round_)
+                for m, target, render in zip(self.models, self.targets, renders)
+                if m.strategy is not None
+            ]
+            if not any(again):
+                return
+            round_ += 1
+
+    def _decode(self) -> tuple[EventControls, list[torch.Tensor]]:
+        decoded = [model() for model in self.models]
+        return concat_controls([c for c, _ in decoded]), [z for _, z in decoded]
+
+    def step(self) -> tuple[list[float], list[bool]]:
+        """One Adam step per clip, each guarded on its own. Returns per clip the loss before
+        the update and whether the update was applied."""
+        self._relocate_when_due()
+        for optimiser in self.optimisers:
+            optimiser.zero_grad(set_to_none=True)
+        controls, _ = self._decode()
+        losses = self.loss_fn(self.renderer(controls, self.assets))
+        values = losses.detach().cpu().tolist()
+        finite = torch.isfinite(losses.detach())
+        if bool(finite.any()):
+            losses[finite].sum().backward()
+        applied = [
+            bool(ok) and clip_and_step(list(m.parameters()), opt, self.fit_config.grad_clip)
+            for ok, m, opt in zip(finite.tolist(), self.models, self.optimisers)
+        ]
+        for c, ok in enumerate(applied):
+            self.steps_taken[c] += ok
+        return values, applied
+
+    def _relocate_when_due(self) -> None:
+        """Run each model's strategy when it is due (counted in steps over the whole fit,
+        resumes included), judged on a render of the current parameters. Before a step
+        rather than after, so that a fit never ends on events just moved and not yet fitted."""
+        due = [
+            c for c, (model, taken) in enumerate(zip(self.models, self.steps_taken))
+            if model.strategy is not None and model.strategy.due(taken) and self.relocated_at[c] != taken
+        ]
+        if not due:
+            return
+        with torch.no_grad():
+            renders = self.renderer(self._decode()[0], self.assets)
+        for c in due:
+            self.models[c].strategy.before_step(self.models[c], self.optimisers[c], self.targets[c], renders[c])
+            self.relocated_at[c] = self.steps_taken[c]
+
+    def evaluate(self) -> tuple[EventControls, list[torch.Tensor], torch.Tensor, list[float]]:
+        """(controls of all C*E events, latents per clip, renders (C, N), losses per clip) of
+        the current parameters, without gradients."""
+        with torch.no_grad():
+            controls, latents = self._decode()
+            renders = self.renderer(controls, self.assets)
+            return controls, latents, renders, self.loss_fn(renders).cpu().tolist()
+
+
+def clip_and_step(params: list[torch.nn.Parameter], optimiser: torch.optim.Optimizer, max_grad_norm: float) -> bool:
+    """Clip the gradients' total norm at `max_grad_norm` and step, unless the gradients are
+    not finite (then nothing changes). Returns whether the update was made."""
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    if not torch.isfinite(grad_norm):
+        return False
+    optimiser.step()
+    return True
+
+
+BatchStepCallback = Callable[[int, list[float]], None]
+
+
+def fit_batch(
+    targets: torch.Tensor,
+    config: ModelConfig,
+    fit_config: FitConfig,
+    rooms: RoomBank,
+    device: torch.device,
+    on_step: BatchStepCallback | None = None,
+    start: list[ClipStart] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    backgrounds: torch.Tensor | None = None,
+) -> list[FitResult]:
+    """Fit E events to each of C peak-normalised clips `targets` (C, N) together, for
+    `fit_config.steps` steps; one result per clip, each as `fit` alone would give it.
+
+    A clip's step whose loss or gradients are not finite is skipped (no update) and counted
+    (method.md §9.6). `on_step(step, losses)` is called after every step. When
+    `should_stop()` turns true (checked between steps), the fit ends early and the results
+    hold the steps done (`FitResult.partial`), ready to be resumed. When the time budget
+    `fit_config.seconds` runs out, the fit ends too, complete (not partial).
+    `backgrounds` (C, N): fixed audio added to the renders before the loss (see `Fitter`).
+    """
+    began = time.perf_counter()
+    fitter = Fitter(targets, config, fit_config, rooms, device, start=start, backgrounds=backgrounds)
+    rows: list[list[float]] = []  # per step, per clip; grown as it goes (--seconds has no step count)
+    skipped = np.zeros(fitter.n_clips, dtype=np.int64)
+    interrupted = False
+    for step in range(fit_config.steps):
+        if should_stop is not None and should_stop():
+            interrupted = True
+            break
+        if fit_config.seconds is not None and time.perf_counter() - began > fit_config.seconds:
+            break
+        losses, applied = fitter.step()
+        rows.append([loss if ok else math.nan for loss, ok in zip(losses, applied)])
+        skipped += np.logical_not(applied)
+        if on_step is not None:
+            on_step(step, losses)
+    controls, latents, renders, final_losses = fitter.evaluate()
+    seconds = time.perf_counter() - began
+    history = np.array(rows, dtype=np.float64).reshape(len(rows), fitter.n_clips).T
+    e = config.n_events
+    return [
+        FitResult(
+            model=fitter.models[c],
+            noise_seeds=fitter.noise_seeds[c],
+            rooms=rooms,
+            loss_history=history[c],
+            skipped_steps=int(skipped[c]),
+            final_loss=final_losses[c],
+            relative_l1=relative_spectral_l1(fitter.targets[c], renders[c]),
+            seconds=seconds,
+            render=renders[c],
+            controls=controls.select(slice(c * e, (c + 1) * e)).replace(onset_continuous=None),
+            latents=latents[c],
+            optimizer_state=adam_state(fitter.models[c], fitter.optimisers[c]),
+            partial=interrupted,
+        )
+        for c in range(fitter.n_clips)
+    ]
+
+
+def fit(
+    target: torch.Tensor,
+    config: ModelConfig,
+    fit_config: FitConfig,
+    rooms: RoomBank,
+    device: torch.device,
+    on_step: StepCallback | None = None,
+) -> FitResult:
+    """Fit E events to one peak-normalised clip `target` (N,); see `fit_batch`."""
+    callback = None if on_step is None else (lambda step, losses: on_step(step, losses[0]))
+    return fit_batch(target[None], config, fit_config, rooms, device, callback)[0]

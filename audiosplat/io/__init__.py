@@ -1,0 +1,1 @@
+"""Files: .splat reading/writing/validation, audio in and out, atomic writes, isolated opening."""

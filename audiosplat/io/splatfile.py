@@ -1,0 +1,214 @@
+"""The .splat file as tensors: `Splat`, writing it and reading it (formats/splat-v1.md).
+
+Strict when writing: the file is read back and validated before it is renamed into place.
+Reading is `splat_format.read_stored` (validation, no torch), then tensors.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from audiosplat.core.config import ModelConfig
+from audiosplat.core.fields import CONTROL_FIELDS
+from audiosplat.dsp.onset import samples_to_bits
+from audiosplat.io.atomic import atomic_path
+from audiosplat.io.splat_format import CONFIG_KEYS, FORMAT_NAME, FORMAT_VERSION, LABEL_FIELDS, StoredRooms, StoredSplat, read_stored
+from audiosplat.models.base import EventModel
+from audiosplat.models.registry import build_model
+from audiosplat.synth.controls import EventControls
+from audiosplat.synth.rooms import RoomBank, procedural_bank
+
+
+@dataclass
+class Splat:
+    """Everything a .splat file holds, as tensors and plain Python values.
+
+    parameters: the model's state dict (name -> float32 tensor), enough to decode again and
+    to continue fitting. controls/latents/noise_seeds: the decoded events that render.
+    fit: the fit's settings and outcome (plain values); loss_history (steps,) float64.
+    provenance: where the clip came from and what made the file (plain values).
+    """
+
+    config: ModelConfig
+    controls: EventControls
+    latents: torch.Tensor
+    noise_seeds: torch.Tensor
+    parameters: dict[str, torch.Tensor]
+    rooms: RoomBank
+    fit: dict = field(default_factory=dict)
+    loss_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    provenance: dict = field(default_factory=dict)
+    latents_match_controls: bool = True
+    format_version: str = FORMAT_VERSION
+    optimizer: dict[str, torch.Tensor] | None = None
+    labels: dict[str, np.ndarray] | None = None  # LABEL_FIELDS -> (rows,) arrays
+
+    @property
+    def n_events(self) -> int:
+        """Events stored: E for one fitted window; any number in a file with total_samples."""
+        return self.controls.n_events
+
+    def model(self) -> EventModel:
+        """The model with the stored parameters, on the CPU."""
+        model = build_model(self.config, self.rooms.n_rooms)
+        model.load_state_dict(self.parameters, strict=True)
+        return model
+
+    def to_stored(self) -> StoredSplat:
+        """The same file as arrays (what `read_stored` gives for it once written)."""
+        rooms = StoredRooms(self.rooms.name, self.rooms.room_names, self.rooms.impulses.numpy() if self.rooms.embedded else None)
+        return StoredSplat(
+            config=self.config,
+            onset_samples=self.controls.onset_samples.cpu().numpy(),
+            controls={name: value.detach().cpu().numpy() for name, value in self.controls.named_fields().items()},
+            latents=self.latents.detach().cpu().numpy(),
+            noise_seeds=self.noise_seeds.cpu().numpy(),
+            parameters={name: value.detach().cpu().numpy() for name, value in self.parameters.items()},
+            rooms=rooms,
+            fit=self.fit,
+            loss_history=self.loss_history,
+            provenance=self.provenance,
+            latents_match_controls=self.latents_match_controls,
+            format_version=self.format_version,
+            labels=self.labels,
+        )
+
+    def stored_numbers(self) -> int:
+        """Learned numbers needed to decode and render: the parameters plus the noise seeds."""
+        return sum(p.numel() for p in self.parameters.values()) + self.noise_seeds.numel()
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_splat(path: Path, splat: Splat) -> None:
+    """Write `splat` to `path` atomically: a temporary file in the same folder is written,
+    read back and validated, then renamed over `path`."""
+    path = Path(path)
+    # HDF5 builds the file in memory; only Python writes to disk, so a full disk is one
+    # clean OSError rather than HDF5 errors from half-closed objects.
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        _write(f, splat)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+        read_splat(tmp)
+
+
+def _write(f: h5py.File, s: Splat) -> None:
+    cfg = s.config
+    f.attrs["format"] = FORMAT_NAME
+    f.attrs["format_version"] = FORMAT_VERSION
+    f.attrs["latents_match_controls"] = bool(s.latents_match_controls)
+
+    g = f.create_group("config")
+    for key in CONFIG_KEYS:
+        g.attrs[key] = int(getattr(cfg, key))
+    g.attrs["event_samples"] = int(cfg.event_length)
+    g.attrs["model"] = cfg.model
+    g.attrs["waves"] = cfg.waves
+    g.attrs["pitch_bump"] = float(cfg.pitch_bump)
+    g.attrs["pitches"] = cfg.pitches
+    if cfg.total_samples is not None:
+        g.attrs["total_samples"] = int(cfg.total_samples)
+
+    params = f.create_group("parameters")
+    for name, tensor in s.parameters.items():
+        params.create_dataset(name.replace(".", "/"), data=_f32(tensor))
+
+    ev = f.create_group("events")
+    onset = s.controls.onset_samples.cpu().numpy().astype(np.int64)
+    _dataset(ev, "onset_samples", onset, "samples", "onset of the event in samples from the clip start")
+    _dataset(ev, "onset_s", onset / cfg.sample_rate, "s", "onset of the event from the clip start")
+    _dataset(ev, "noise_seed", s.noise_seeds.cpu().numpy().astype(np.int64), "1", "seed of the event's excitation noise")
+    _dataset(ev, "latent", _f32(s.latents), "1", "the event's latent vector (decoder input)")
+    for name, tensor in s.controls.named_fields().items():
+        unit, meaning = CONTROL_FIELDS[name]
+        _dataset(ev, name, _f32(tensor), unit, meaning)
+
+    rooms = f.create_group("rooms")
+    rooms.attrs["bank"] = s.rooms.name
+    rooms.attrs["sha256"] = s.rooms.sha256
+    rooms.create_dataset("names", data=np.array(s.rooms.room_names, dtype=h5py.string_dtype()))
+    if s.rooms.embedded:
+        rooms.create_dataset("impulses", data=_f32(s.rooms.impulses))
+
+    if s.optimizer:
+        opt = f.create_group("optimizer")
+        opt.attrs["step"] = int(s.optimizer["step"])
+        for key, tensor in s.optimizer.items():
+            if key != "step":
+                moment, name = key.split(".", 1)
+                opt.create_dataset(f"{moment}/{name.replace('.', '/')}", data=_f32(tensor))
+
+    fit = f.create_group("fit")
+    for key, value in s.fit.items():
+        fit.attrs[key] = value
+    _dataset(fit, "loss_history", np.asarray(s.loss_history, dtype=np.float64), "1", "loss before each step (NaN: skipped)")
+
+    prov = f.create_group("provenance")
+    for key, value in s.provenance.items():
+        prov.attrs[key] = json.dumps(value) if isinstance(value, (list, dict)) else value
+
+    if s.labels is not None:
+        labels = f.create_group("labels")
+        for name, (kind, unit, meaning) in LABEL_FIELDS.items():
+            values = np.asarray(s.labels[name])
+            data = values.astype(h5py.string_dtype()) if kind is str else values.astype(np.float64 if kind is np.floating else np.int64)
+            _dataset(labels, name, data, unit, meaning)
+
+
+def _dataset(group: h5py.Group, name: str, data: np.ndarray, unit: str, meaning: str) -> None:
+    ds = group.create_dataset(name, data=data)
+    ds.attrs["units"] = unit
+    ds.attrs["description"] = meaning
+
+
+def _f32(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().to(torch.float32).numpy()
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_splat(path: Path, *, optimizer: bool = True) -> Splat:
+    """Open and validate a .splat file (`splat_format.read_stored`, which says what
+    `optimizer` skips and what it raises) as tensors."""
+    return splat_from_stored(read_stored(path, optimizer=optimizer))
+
+
+def splat_from_stored(stored: StoredSplat) -> Splat:
+    """The tensors of a validated file."""
+    config = stored.config
+    rooms = stored.rooms
+    if rooms.impulses is None:
+        bank = procedural_bank(config.n_samples, config.sample_rate)
+    else:
+        bank = RoomBank(rooms.name, rooms.room_names, torch.from_numpy(rooms.impulses), embedded=True)
+    onset_bits = samples_to_bits(torch.from_numpy(stored.onset_samples), config.n_onset_bits)
+    controls = EventControls(onset_bits=onset_bits, **{name: torch.from_numpy(v) for name, v in stored.controls.items()})
+    optimizer = None
+    if stored.optimizer is not None:
+        optimizer = {k: torch.tensor(float(v)) if k == "step" else torch.from_numpy(v) for k, v in stored.optimizer.items()}
+    return Splat(
+        config=config,
+        controls=controls,
+        latents=torch.from_numpy(stored.latents),
+        noise_seeds=torch.from_numpy(stored.noise_seeds),
+        parameters={name: torch.from_numpy(v) for name, v in stored.parameters.items()},
+        rooms=bank,
+        fit=stored.fit,
+        loss_history=stored.loss_history,
+        provenance=stored.provenance,
+        latents_match_controls=stored.latents_match_controls,
+        format_version=stored.format_version,
+        optimizer=optimizer,
+        labels=stored.labels,
+    )

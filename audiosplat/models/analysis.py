@@ -1,0 +1,188 @@
+"""Where the events of a clip probably are: onsets from spectral-flux peaks and the pitches
+that start at each onset, by iterative harmonic-sum estimation. This starts the direct
+model near the answer, since gradient descent on a spectral loss finds neither pitch nor
+onset well from scratch."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+
+from audiosplat.core.config import ModelConfig
+from audiosplat.dsp.wavetable import HIGHEST_MIDI, LOWEST_MIDI, midi_to_hz
+
+ONSET_FFT = 1024
+PITCH_FFT = 4096
+HARMONICS = 10
+HARMONIC_WEIGHT = 0.85  # weight of harmonic h is 0.85^(h-1): favours the fundamental
+PITCHES_PER_ONSET = 6
+REFINED_STEP_MIDI = 0.005  # semitones: pitches are refined to a grid this fine (`refined_pitch`)
+PEAK_RADIUS_FRAMES = 3
+GLIDE_SEMITONES = 1.0
+# A voice's main pitch moves a little from one frame to the next in about a quarter of its
+# voiced frames (speech: 0.27); held notes move less, vibrato included (the 7 instrument
+# clips of ../shared/audio: 0.02-0.12). `pitches_for` chooses grid pitches above this.
+GLIDING_FRACTION = 0.2
+SLIDE_SEMITONES = (0.05, 1.0)  # a frame-to-frame move of the main pitch that is a slide, not a jump
+AFTER_FRAMES = 4  # frames after an onset whose spectrum holds its notes
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note found in the clip: onset in control frames, pitch as a MIDI note, and its
+    salience (harmonic-sum magnitude, relative units)."""
+
+    onset_frame: int
+    pitch_midi: float
+    salience: float
+
+
+def magnitudes(signal: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """|STFT| with a Hann window, frames centred at multiples of `hop`: (N,) -> (N/hop + 1, n_fft/2 + 1)."""
+    window = torch.hann_window(n_fft, device=signal.device)
+    # zero padding: reflection needs a clip longer than the window
+    return torch.stft(signal, n_fft, hop, window=window, center=True, pad_mode="constant", return_complex=True).abs().T
+
+
+def onset_frames(signal: torch.Tensor, hop: int) -> list[int]:
+    """Control frames where new energy starts: peaks of the rectified log-spectral flux
+    above its mean plus half a standard deviation, at least `PEAK_RADIUS_FRAMES` apart.
+    Frame 0 is always one (whatever sounds at the start of the clip began before it)."""
+    log_mag = torch.log1p(100.0 * magnitudes(signal, ONSET_FFT, hop))
+    flux = torch.relu(log_mag[1:] - log_mag[:-1]).sum(dim=-1)  # flux[t] is the rise into frame t + 1
+    flux = torch.cat([flux[:1] * 0, flux])
+    window = 2 * PEAK_RADIUS_FRAMES + 1
+    local_max = torch.nn.functional.max_pool1d(flux[None, None], window, 1, PEAK_RADIUS_FRAMES)[0, 0]
+    threshold = flux.mean() + 0.5 * flux.std()
+    peaks = ((flux == local_max) & (flux > threshold)).nonzero().flatten().tolist()
+    n_frames = signal.shape[-1] // hop
+    return sorted({0, *[p for p in peaks if p < n_frames]})
+
+
+def harmonic_salience(spectrum: torch.Tensor, pitches_midi: torch.Tensor, sample_rate: int, n_fft: int) -> torch.Tensor:
+    """Sum over harmonics h = 1..H of 0.85^(h-1) * |X| at h * f0 (linear interpolation
+    between bins), for every candidate pitch. (..., n_fft/2 + 1), (P,) -> (..., P)."""
+    f0 = midi_to_hz(pitches_midi)
+    h = torch.arange(1, HARMONICS + 1, device=spectrum.device, dtype=spectrum.dtype)
+    bins = (f0[:, None] * h[None, :]) * n_fft / sample_rate
+    inside = bins < spectrum.shape[-1] - 1
+    low = bins.clamp(max=spectrum.shape[-1] - 2).floor().long()
+    frac = bins - low
+    values = spectrum[..., low] * (1 - frac) + spectrum[..., low + 1] * frac
+    return (values * inside * HARMONIC_WEIGHT ** (h - 1)).sum(dim=-1)
+
+
+def notes_at(spectrum: torch.Tensor, sample_rate: int, n_pitches: int, sound: torch.Tensor | None = None) -> list[tuple[float, float]]:
+    """Up to `PITCHES_PER_ONSET` (pitch, salience) pairs in one spectrum, strongest first:
+    take the most salient pitch, remove its harmonics from the spectrum, repeat while the
+    salience stays above a tenth of the first. Each pitch is refined (`refined_pitch`) on
+    `sound` if given: when `spectrum` is a difference (what is new, what is missing), its
+    peaks lie on the flanks of partials that are partly there already, and the sound
+    itself says where the partials are."""
+    spectrum = spectrum.clone()
+    pitches = torch.linspace(LOWEST_MIDI, HIGHEST_MIDI, 4 * n_pitches, device=spectrum.device)
+    bin_hz = sample_rate / PITCH_FFT
+    found: list[tuple[float, float]] = []
+    for _ in range(PITCHES_PER_ONSET):
+        salience = harmonic_salience(spectrum, pitches, sample_rate, PITCH_FFT)
+        best = int(salience.argmax())
+        value = float(salience[best])
+        if value <= 0 or (found and value < 0.1 * found[0][1]):
+            break
+        pitch = refined_pitch(spectrum if sound is None else sound, float(pitches[best]), float(pitches[1] - pitches[0]), sample_rate)
+        found.append((pitch, value))
+        f0 = float(midi_to_hz(torch.tensor(pitch)))
+        for h in range(1, HARMONICS + 1):
+            centre = round(h * f0 / bin_hz)
+            if centre >= spectrum.shape[-1]:
+                break
+            spectrum[max(centre - 2, 0) : centre + 3] = 0.0
+    return found
+
+
+def refined_pitch(spectrum: torch.Tensor, pitch_midi: float, step_midi: float, sample_rate: int) -> float:
+    """The most salient pitch within one candidate step of `pitch_midi`, to a
+    `REFINED_STEP_MIDI` (a fortieth of a step): notes sound their exact pitches, and two
+    events on one note a step apart would beat. (n_fft/2 + 1,) |X| -> MIDI."""
+    fine = pitch_midi + torch.arange(-step_midi, step_midi + REFINED_STEP_MIDI / 2, REFINED_STEP_MIDI, device=spectrum.device)
+    return float(fine[harmonic_salience(spectrum, fine, sample_rate, PITCH_FFT).argmax()])
+
+
+def _main_pitches(mags: torch.Tensor, sample_rate: int, n_pitches: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each frame's most salient pitch (MIDI) and whether it is voiced: at least a tenth as
+    salient as the clip's most salient. (F, PITCH_FFT/2 + 1) |STFT| -> (F,), (F,) bool."""
+    pitches = torch.linspace(LOWEST_MIDI, HIGHEST_MIDI, 4 * n_pitches, device=mags.device)
+    salience, best = harmonic_salience(mags, pitches, sample_rate, PITCH_FFT).max(dim=-1)
+    return pitches[best], salience > 0.1 * salience.max()
+
+
+def slides(mags: torch.Tensor, sample_rate: int, n_pitches: int) -> tuple[int, int]:
+    """How many pairs of consecutive voiced frames there are, and in how many the main
+    pitch slides: moves by `SLIDE_SEMITONES` (more than rounding, less than a new note).
+    (F, PITCH_FFT/2 + 1) |STFT| -> (sliding pairs, voiced pairs)."""
+    pitch, voiced = _main_pitches(mags, sample_rate, n_pitches)
+    both = voiced[1:] & voiced[:-1]
+    move = (pitch[1:] - pitch[:-1]).abs()
+    return int((both & (move > SLIDE_SEMITONES[0]) & (move < SLIDE_SEMITONES[1])).sum()), int(both.sum())
+
+
+def resolve_pitches(config: ModelConfig, windows: Iterable[torch.Tensor]) -> ModelConfig:
+    """`config` with "auto" pitches chosen for the audio made of these (N,) windows
+    (`pitches_for`); any other config as it is."""
+    return config if config.pitches != "auto" else dataclasses.replace(config, pitches=pitches_for(windows, config))
+
+
+def pitches_for(windows: Iterable[torch.Tensor], config: ModelConfig) -> str:
+    """The direct model's pitches for audio made of these (N,) windows: "grid" when its
+    main pitch slides in more than `GLIDING_FRACTION` of the voiced frame pairs (`slides`,
+    pooled over the windows), as a voice's does: the bump over neighbouring rows follows a
+    gliding pitch better than one exact pitch. "exact" for held notes, which it tunes
+    better (docs/benchmarks.md, "Exact against grid pitches")."""
+    sliding, pairs = 0, 0
+    for window in windows:
+        clean = torch.nan_to_num(window.detach().cpu().float(), nan=0.0, posinf=0.0, neginf=0.0)
+        counts = slides(magnitudes(clean, PITCH_FFT, config.frame_size), config.sample_rate, config.n_pitches)
+        sliding, pairs = sliding + counts[0], pairs + counts[1]
+    return "grid" if sliding > GLIDING_FRACTION * max(pairs, 1) else "exact"
+
+
+def glide_frames(mags: torch.Tensor, sample_rate: int, n_pitches: int) -> list[int]:
+    """Frames where a held sound's main pitch has moved more than `GLIDE_SEMITONES` from
+    where it was at the last such frame (a voice or a slide glides without a new attack, so
+    spectral flux misses it). Only frames whose main pitch is at least a tenth as salient
+    as the clip's most salient count. (F, PITCH_FFT/2 + 1) |STFT| -> frames."""
+    pitch, voiced = _main_pitches(mags, sample_rate, n_pitches)
+    frames, reference = [], None
+    for frame, (is_voiced, midi) in enumerate(zip(voiced.tolist(), pitch.tolist())):
+        if not is_voiced:
+            reference = None
+        elif reference is None or abs(midi - reference) > GLIDE_SEMITONES:
+            frames.append(frame)
+            reference = midi
+    return frames
+
+
+def find_notes(signal: torch.Tensor, config: ModelConfig) -> list[Note]:
+    """Notes starting at each onset of a clip (N,) and wherever its main pitch glides on
+    (`glide_frames`): the pitches of the spectrum that is new after that frame (a few
+    frames after minus a few before, rectified), strongest first."""
+    hop = config.frame_size
+    mags = magnitudes(signal, PITCH_FFT, hop)
+    notes: list[Note] = []
+    onsets = onset_frames(signal, hop)
+    glides = [
+        g for g in glide_frames(mags, config.sample_rate, config.n_pitches)
+        if min(abs(g - o) for o in onsets) > PEAK_RADIUS_FRAMES  # not on an onset
+    ]
+    # a note needs its AFTER_FRAMES to be heard: one starting in the clip's last frames
+    # would take an event for a few milliseconds of sound
+    heard = [o for o in sorted([*onsets, *glides]) if o + AFTER_FRAMES < mags.shape[0]]
+    for onset in heard:
+        after = mags[onset + 1 : onset + 1 + AFTER_FRAMES].mean(dim=0)
+        before = mags[max(onset - 3, 0) : onset].mean(dim=0) if onset > 0 else torch.zeros_like(after)
+        for pitch, salience in notes_at(torch.relu(after - before), config.sample_rate, config.n_pitches, sound=after):
+            notes.append(Note(onset, pitch, salience))
+    return sorted(notes, key=lambda n: -n.salience)

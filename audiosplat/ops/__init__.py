@@ -1,0 +1,1 @@
+"""Pure functions from events to events (edit, merge, perturb) and the summary of a file."""

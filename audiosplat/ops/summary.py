@@ -1,0 +1,110 @@
+"""A .splat as plain data: one summary dict with a per-event table, for tables and JSON.
+NumPy only: `inspect` summarises files without loading torch."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from audiosplat.core.config import HIGHEST_MIDI, LOWEST_MIDI, WAVE_SHAPES
+
+if TYPE_CHECKING:  # the reader imports h5py, which the summary itself does not need
+    from audiosplat.io.splat_format import StoredSplat
+
+SILENCE_DB = -120.0
+
+
+def decay_time_s(decay_per_frame: np.ndarray, frame_size: int, sample_rate: int) -> np.ndarray:
+    """Time for a per-frame factor r to fall by 60 dB: frames = ln(1e-3) / ln(r)."""
+    r = np.clip(np.asarray(decay_per_frame, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return math.log(1e-3) / np.log(r) * frame_size / sample_rate
+
+
+def gain_db(gain: np.ndarray) -> np.ndarray:
+    return 20.0 * np.log10(np.maximum(np.asarray(gain, dtype=np.float64), 10 ** (SILENCE_DB / 20)))
+
+
+def grid_pitches_hz(n_pitches: int) -> np.ndarray:
+    """(n_pitches,) Hz of the wavetable's rows: MIDI notes evenly spaced from 21 to 106."""
+    return 440.0 * 2.0 ** ((np.linspace(LOWEST_MIDI, HIGHEST_MIDI, n_pitches) - 69.0) / 12.0)
+
+
+def event_rows(stored: StoredSplat) -> list[dict]:
+    """One dict per event with its main controls in readable units."""
+    c, cfg = stored.controls, stored.config
+    strongest = c["resonance"].argmax(axis=-1)
+    exact = "pitch_hz" in c
+    # exact pitches: each event's own, its strongest shape; grid: the strongest row's
+    pitches = c["pitch_hz"].astype(np.float64) if exact else grid_pitches_hz(cfg.n_pitches)[strongest % cfg.n_pitches]
+    shapes = strongest if exact else strongest // cfg.n_pitches
+    decays = decay_time_s(c["decay_per_frame"], cfg.frame_size, cfg.sample_rate)
+    gains = gain_db(c["gain"])
+    main_room = c["room_weights"].argmax(axis=-1)
+    has_resonance = c["resonance"].max(axis=-1) > 0
+    return [
+        {
+            "event": e,
+            "onset_s": float(stored.onset_samples[e]) / cfg.sample_rate,
+            "gain_db": float(gains[e]),
+            "pitch_hz": float(pitches[e]) if has_resonance[e] else None,
+            "wave": WAVE_SHAPES[int(shapes[e])] if has_resonance[e] else None,
+            "resonance_mix": float(c["excitation_mix"][e, 1]),
+            "decay_s": float(decays[e]),
+            "noise_centre_hz": float(c["noise_centre_hz"][e]),
+            "noise_width_hz": float(c["noise_width_hz"][e]),
+            "reverb_wet": float(c["reverb_mix"][e, 1]),
+            "room": stored.rooms.room_names[int(main_room[e])],
+        }
+        for e in range(stored.n_events)
+    ]
+
+
+def summarise(stored: StoredSplat, path: Path | None = None) -> dict:
+    """File-level facts and the event table, JSON-ready."""
+    cfg = stored.config
+    fit = stored.fit
+    history = stored.loss_history
+    return {
+        "file": str(path) if path is not None else None,
+        "format_version": stored.format_version,
+        "model": cfg.model,
+        "pitches": cfg.pitches,
+        "events": stored.n_events,
+        "sample_rate": cfg.sample_rate,
+        "n_samples": cfg.n_samples,
+        "total_samples": cfg.total_length,
+        "windows": cfg.n_windows,
+        "duration_s": cfg.duration_s,
+        "steps": int(fit.get("steps", len(history))),
+        "skipped_steps": int(fit.get("skipped_steps", 0)),
+        "final_loss": _number(fit.get("final_loss")),
+        "relative_spectral_l1": _number(fit.get("relative_spectral_l1")),
+        "loss": fit.get("loss"),
+        "seed": fit.get("seed"),
+        "rooms": stored.rooms.name,
+        "latents_match_controls": stored.latents_match_controls,
+        "stored_numbers": stored.stored_numbers(),
+        "bytes": path.stat().st_size if path is not None and path.exists() else None,
+        "source": stored.provenance.get("source_name"),
+        "source_sha256": stored.provenance.get("source_sha256"),
+        "event_table": event_rows(stored),
+    }
+
+
+def _number(value) -> float | None:
+    return None if value is None else float(value)
+
+
+SORT_KEYS = ("index", "time", "energy")  # orders of the event table: as stored, by onset, loudest first
+
+
+def sorted_rows(rows: list[dict], key: str) -> list[dict]:
+    """The event table's rows in the order `key` (one of SORT_KEYS) names."""
+    if key == "time":
+        return sorted(rows, key=lambda row: row["onset_s"])
+    if key == "energy":
+        return sorted(rows, key=lambda row: -row["gain_db"])
+    return rows
