@@ -1,9 +1,9 @@
 """Start-up time of the command line: what a shell loop over many files pays per call.
 
-    python -m benchmarks.startup [--repeats 10] [--package-root DIR]
+    python -m benchmarks.startup [--repeats 10] [--python PATH]
 
-With --package-root, the commands run another checkout's audiosplat (PYTHONPATH=DIR), e.g.
-an older commit in a git worktree, so that two versions are compared on one machine.
+With --python, the commands run under another interpreter, e.g. of a virtual environment
+with an older commit installed, so that two versions are compared on one machine.
 
 Wall time of whole processes, median of `--repeats` runs each, after one untimed run:
 `python -c pass` (the floor), `python -c "import torch"` (what every command paid when the
@@ -15,7 +15,6 @@ against the torch import measured in the same run.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -29,22 +28,21 @@ GOALS_S = {"help": 0.5, "inspect": 0.8}  # docs/design.md: commands that compute
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--package-root", type=Path, help="time the audiosplat of this checkout instead")
+    parser.add_argument("--python", default=sys.executable, help="the interpreter whose audiosplat to time")
     args = parser.parse_args()
-    cli = [sys.executable, "-m", "audiosplat"]
-    env = None if args.package_root is None else {**os.environ, "PYTHONPATH": str(args.package_root.resolve())}
+    cli = [args.python, "-m", "audiosplat"]
     with tempfile.TemporaryDirectory() as workdir:
         fitted = Path(workdir) / "piano.splat"
-        subprocess.run([*cli, "fit", str(MOZART), "-o", str(fitted), "--steps", "0", "-q"], check=True, env=env)
+        subprocess.run([*cli, "fit", str(MOZART), "-o", str(fitted), "--steps", "0", "-q"], check=True)
         commands = {
-            "python": [sys.executable, "-c", "pass"],
-            "import_torch": [sys.executable, "-c", "import torch"],
+            "python": [args.python, "-c", "pass"],
+            "import_torch": [args.python, "-c", "import torch"],
             "help": [*cli, "--help"],
             "inspect": [*cli, "inspect", str(fitted)],
         }
         medians = {}
         for name, command in commands.items():
-            times = time_repeats(lambda command=command: subprocess.run(command, check=True, capture_output=True, env=env), args.repeats)
+            times = time_repeats(lambda command=command: subprocess.run(command, check=True, capture_output=True), args.repeats)
             medians[name] = summary(times)["median_s"]
             ratio = medians[name] / medians["import_torch"] if "import_torch" in medians else None
             emit({"figure": name, **summary(times), "vs_import_torch": ratio, "goal_s": GOALS_S.get(name)})

@@ -358,7 +358,7 @@ def _fit_attributes(fit_config: FitConfig, config: ModelConfig, device: torch.de
 def _provenance(item: FitInput, clip: Clip, fit_config: FitConfig, device: torch.device, argv: list[str] | None) -> dict:
     return {
         "source_name": item.source.name,
-        "source_sha256": _source_sha256(item.source.resolve(), item.source.stat().st_mtime_ns),
+        "source_sha256": _source_sha256(item.source.absolute(), item.source.stat().st_mtime_ns),
         "source_sample_rate": clip.source_rate,
         "source_frames": clip.source_frames,
         "source_channels": clip.source_channels,

@@ -16,8 +16,9 @@ from typing import IO
 from audiosplat.core.errors import AudiosplatError, UsageError
 from audiosplat.io.atomic import atomic_path
 
-# What counts as one input failing; anything else (a UsageError, a bug, Ctrl-C) stops the batch.
-INPUT_ERRORS = (AudiosplatError, ValueError, OSError)
+# Whatever goes wrong with one input fails that input and the batch goes on; only a UsageError
+# (the command itself is wrong) or Ctrl-C stops it.
+INPUT_ERRORS = (Exception,)
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,16 @@ def failed(source: Path, output: Path | None, exc: BaseException, seconds: float
 
 
 def error_text(exc: BaseException) -> str:
-    """One line for an error: OSErrors as '<file>: <reason>', others their message."""
+    """One line for an error: OSErrors as '<file>: <reason>', ours and ValueErrors their
+    message, anything else (a library's or a bug) its type and message."""
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.filename}: {exc.strerror or exc}"
-    return " ".join(str(exc).split()) or type(exc).__name__
+    text = " ".join(str(exc).split())[:500]
+    if isinstance(exc, MemoryError):
+        return f"out of memory{': ' + text if text else ''}"
+    if isinstance(exc, (AudiosplatError, ValueError, OSError)) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def run_each(
@@ -67,7 +74,7 @@ def run_each(
         start = time.perf_counter()
         try:
             work(source, output)
-        except UsageError:
+        except (UsageError, BrokenPipeError):  # the command's, not the input's: stdout closed
             raise
         except INPUT_ERRORS as exc:
             on_report(failed(source, output, exc, time.perf_counter() - start))
@@ -114,8 +121,14 @@ def report_lines(path: Path | None) -> Iterator[Callable[[ItemReport], None]]:
     if path is None:
         yield lambda report: None
         return
+    stopped = None
     with atomic_path(Path(path)) as tmp, open(tmp, "w", encoding="utf-8") as stream:
-        yield lambda report: _write_line(stream, report.to_json())
+        try:
+            yield lambda report: _write_line(stream, report.to_json())
+        except BaseException as exc:  # Ctrl-C, a closed pipe: the lines so far still land
+            stopped = exc
+    if stopped is not None:
+        raise stopped
 
 
 def _write_line(stream: IO[str], line: str) -> None:

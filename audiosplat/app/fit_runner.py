@@ -5,17 +5,20 @@ caller, one per input."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from collections.abc import Callable, Hashable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol
 
 from audiosplat.app.api import FitInput, default_batch_size
-from audiosplat.app.batch import ItemReport
+from audiosplat.app.batch import ItemReport, failed
 from audiosplat.app.fit_group import FitSettings, fit_group, fit_in_worker
 from audiosplat.app.outputs import is_complete_output
+from audiosplat.core.errors import AudiosplatError
 from audiosplat.fitting.fit import BatchStepCallback, resolve_device
 from audiosplat.io.splatfile import Splat
 
@@ -56,8 +59,8 @@ def run_fits(
                 fit_in_pool(todo, pool, fail_fast=fail_fast, on_report=on_report, should_stop=should_stop)
         return
     if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as executor:
-            fit_in_pool(todo, _Processes(executor, settings, jobs), fail_fast=fail_fast, on_report=on_report, should_stop=should_stop)
+        with contextlib.closing(_Processes(settings, jobs)) as pool:
+            fit_in_pool(todo, pool, fail_fast=fail_fast, on_report=on_report, should_stop=should_stop)
         return
     size = settings.batch_size or default_batch_size(settings.config, resolve_device(settings.device))
     for first in range(0, len(todo), size):
@@ -115,16 +118,20 @@ def fit_in_pool(
 
 @dataclass
 class _Processes:
-    """`jobs` worker processes on this machine, with cores // jobs torch threads each."""
+    """`jobs` worker processes on this machine, with cores // jobs torch threads each. A
+    worker that dies (the out-of-memory killer, a signal) fails the inputs under way in the
+    pool, and a fresh pool takes the rest."""
 
-    executor: ProcessPoolExecutor
     settings: FitSettings
     jobs: int
+    executor: ProcessPoolExecutor | None = None
 
     def slots(self) -> int:
         return self.jobs
 
     def submit(self, item: FitInput) -> Future:
+        if self.executor is None:
+            self.executor = ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"))
         threads = max(1, (os.cpu_count() or 1) // self.jobs)
         return self.executor.submit(fit_in_worker, item, self.settings, threads)
 
@@ -132,9 +139,21 @@ class _Processes:
         return list(wait(handles, timeout=0.2, return_when=FIRST_COMPLETED).done)
 
     def reports(self, handle: Future, item: FitInput) -> list[ItemReport]:
-        return handle.result()
+        try:
+            return handle.result()
+        except BrokenProcessPool:
+            self.close()
+            # Which worker died is not known: the survivors' inputs fail too, though one may have
+            # been written just before the pool was torn down.
+            died = AudiosplatError(f"{item.source}: a worker process died while it was being fitted (killed by a signal, e.g. the out-of-memory killer)")
+            return [failed(item.source, item.output, died)]
+        except Exception as exc:  # e.g. settings that do not travel to the worker
+            return [failed(item.source, item.output, exc)]
 
     def interrupt(self, handles: list[Future]) -> None:
         pass  # Ctrl-C reaches the worker processes themselves (one process group)
 
-
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None

@@ -58,6 +58,11 @@ def labels_in(notes: dict[str, np.ndarray], start_s: float, duration_s: float) -
     return chosen
 
 
+# A malformed CSV: a missing column, a field that is not a number or too long for csv (128 KiB),
+# a number too large for int64, bytes that are not UTF-8.
+CSV_ERRORS = (KeyError, TypeError, ValueError, OverflowError, csv.Error)
+
+
 def read_labels(path: Path) -> dict[str, np.ndarray]:
     """A MusicNet labels CSV as arrays named as splatfile.LABEL_FIELDS, times in seconds from the recording's start."""
     try:
@@ -72,8 +77,8 @@ def read_labels(path: Path) -> dict[str, np.ndarray]:
             "end_beat": np.array([float(r["end_beat"]) for r in rows], dtype=np.float64),
             "note_value": np.array([r["note_value"] for r in rows], dtype=object),
         }
-    except (KeyError, TypeError, ValueError) as exc:
-        raise AudiosplatError(f"{path}: not a MusicNet labels file ({type(exc).__name__}: {exc})") from None
+    except CSV_ERRORS as exc:
+        raise AudiosplatError(f"{path}: not a MusicNet labels file ({type(exc).__name__}: {_short(exc)})") from None
 
 
 def read_metadata(root: Path) -> dict[str, dict[str, str]]:
@@ -81,8 +86,15 @@ def read_metadata(root: Path) -> dict[str, dict[str, str]]:
     path = root / "musicnet_metadata.csv"
     if not path.is_file():
         return {}
-    with open(path, newline="", encoding="utf-8") as f:
-        return {row["id"]: row for row in csv.DictReader(f) if "id" in row}
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return {row["id"]: row for row in csv.DictReader(f) if "id" in row}
+    except CSV_ERRORS as exc:
+        raise AudiosplatError(f"{path}: not a MusicNet metadata file ({type(exc).__name__}: {_short(exc)})") from None
+
+
+def _short(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200]
 
 
 def musicnet_inputs(

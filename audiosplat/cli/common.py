@@ -5,6 +5,7 @@ Nothing here loads torch."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -12,12 +13,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
 from rich.console import Console
 
 from audiosplat.app.batch import ItemReport, Tally, error_text, report_lines
-from audiosplat.app.inputs import STDIN, Input, check_output_path, expand_inputs, names_many, output_paths
-from audiosplat.core.errors import AudiosplatError, UsageError
+from audiosplat.app.inputs import STDIN, Input, check_output_path, check_writes, expand_inputs, names_many, output_paths
+from audiosplat.core.errors import UsageError
 from audiosplat.core.runtime import DEVICES
 
 
@@ -35,6 +37,7 @@ InputsArg = Annotated[Optional[list[str]], typer.Argument(help="Files, folders (
 GlobOpt = Annotated[Optional[str], typer.Option("--glob", help="Which files to take from folders, e.g. '*.wav' (default: by suffix).")]
 SkipOpt = Annotated[bool, typer.Option("--skip-existing", help="Skip inputs whose output already exists and reads back complete (resume a killed batch).")]
 FailFastOpt = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first input that fails (default: report it and go on).")]
+NullOpt = Annotated[bool, typer.Option("--null", "-0", help="Paths on stdin (with -) are NUL-separated and the output paths printed are NUL-terminated, as with find -print0 and xargs -0 (names may then hold newlines).")]
 ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="Write one JSON line per input here (input, output, status, error, steps, final_loss, relative_l1, seconds).")]
 
 
@@ -44,17 +47,31 @@ def stderr() -> Console:
 
 @contextlib.contextmanager
 def user_errors(verbose: bool) -> Iterator[None]:
-    """Turn a user-facing problem into one line on stderr and exit 1 (130 on Ctrl-C)."""
+    """Turn any problem into one `audiosplat: error:` line on stderr and an exit code: 2 for
+    a usage error, 1 for anything else, 130 on Ctrl-C; a closed stdout (`| head -1`) ends
+    quietly with 141, as a Unix tool killed by SIGPIPE. With `verbose`, the traceback."""
     try:
         yield
+    except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise
     except KeyboardInterrupt:
-        typer.echo("audiosplat: interrupted; no output was written", err=True)
+        typer.echo("audiosplat: interrupted; the output under way was not written", err=True)
         raise typer.Exit(130) from None
-    except (AudiosplatError, ValueError, OSError) as exc:
+    except BrokenPipeError:
+        silence_stdout()
+        raise typer.Exit(141) from None
+    except Exception as exc:
         if verbose:
             raise
         typer.echo(f"audiosplat: error: {error_text(exc)}", err=True)
         raise typer.Exit(2 if isinstance(exc, UsageError) else 1) from None
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush into a closed pipe
+    raises nothing more."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def usage_check(ok: bool, message: str) -> None:
@@ -63,13 +80,23 @@ def usage_check(ok: bool, message: str) -> None:
         raise typer.Exit(2)
 
 
-def plan(args: list[str], output: Path, suffixes: frozenset[str], glob: str | None, suffix: str) -> tuple[list[Input], list[Path], bool]:
-    """The inputs named on the command line (stdin read for -), their outputs, and whether
-    this is a batch (-o a folder)."""
+def named_inputs(args: list[str], suffixes: frozenset[str], glob: str | None, null: bool = False) -> list[Input]:
+    """The inputs named on the command line, stdin read for -."""
     stdin_text = sys.stdin.read() if STDIN in args else ""
-    found = expand_inputs(args, suffixes=suffixes, glob=glob, stdin_text=stdin_text)
+    return expand_inputs(args, suffixes=suffixes, glob=glob, stdin_text=stdin_text, null=null)
+
+
+def plan(
+    args: list[str], output: Path, suffixes: frozenset[str], glob: str | None, suffix: str, *, report: Path | None, null: bool = False, reads: tuple[Path, ...] = (),
+) -> tuple[list[Input], list[Path], bool]:
+    """The inputs named on the command line (stdin read for -), their outputs, and whether
+    this is a batch (-o a folder). Refuses outputs (and the report) that name an input,
+    another file the command `reads`, or each other."""
+    found = named_inputs(args, suffixes, glob, null)
     many = names_many(args)
-    return found, output_paths(found, output, suffix=suffix, many=many), many
+    outputs = output_paths(found, output, suffix=suffix, many=many)
+    check_writes([*outputs, report], [*(i.path for i in found), *reads])
+    return found, outputs, many
 
 
 @dataclass
@@ -82,6 +109,7 @@ class BatchOutput:
     quiet: bool
     describe: Callable[[ItemReport], str] | None
     outputs_of: Callable[[ItemReport], list[str]]
+    null: bool = False
     tally: Tally = field(default_factory=Tally)
 
     def on_report(self, r: ItemReport) -> None:
@@ -97,18 +125,24 @@ class BatchOutput:
             elif self.describe is not None:
                 self.err.print(self.describe(r))
         for path in self.outputs_of(r):
-            typer.echo(path)
+            typer.echo(f"{path}\0" if self.null else path, nl=not self.null)
 
 
 @contextlib.contextmanager
-def reporting(err: Console, report: Path | None, *, many: bool, quiet: bool, describe=None, outputs_of=lambda r: [r.output]):
+def reporting(err: Console, report: Path | None, *, many: bool, quiet: bool, describe=None, outputs_of=lambda r: [r.output], null: bool = False):
     """Yield the batch's `BatchOutput`; at the end, the report file is renamed into place
-    and a batch's summary printed."""
+    (after Ctrl-C too: it holds the inputs finished) and a batch's summary printed."""
     if report is not None:
         check_output_path(report, inputs=[])
     with report_lines(report) as write_line:
-        batch = BatchOutput(err, write_line, quiet, describe, outputs_of)
-        yield batch
+        batch = BatchOutput(err, write_line, quiet, describe, outputs_of, null)
+        try:
+            yield batch
+        except KeyboardInterrupt:
+            if not many:
+                raise
+            typer.echo(f"audiosplat: interrupted after {batch.tally.summary()}; the input under way was not written", err=True)
+            raise typer.Exit(130) from None
     if many and not quiet:
         err.print(batch.tally.summary() + (f"; report in {report}" if report is not None else ""))
 

@@ -14,6 +14,7 @@ from audiosplat.cli.common import (
     FailFastOpt,
     GlobOpt,
     InputsArg,
+    NullOpt,
     QuietOpt,
     ReportOpt,
     SkipOpt,
@@ -39,6 +40,7 @@ def edit(
     skip_existing: SkipOpt = False,
     fail_fast: FailFastOpt = False,
     report: ReportOpt = None,
+    null: NullOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -56,13 +58,15 @@ def edit(
     """
     from audiosplat.app.api import edit_splat_file  # torch loads here: only commands that compute need it
     from audiosplat.app.outputs import is_complete_output
+    from audiosplat.ops.edits import check_operations, merged_paths
 
     err = stderr()
     with user_errors(verbose):
         # unknown options pass through as arguments, so the edits arrive among the inputs
         inputs, operations = edit_words([*(sources or []), *ctx.args])
         usage_check(bool(inputs), "give the .splat files to edit")
-        found, outputs, many = plan(inputs, output, SPLAT_SUFFIXES, glob, ".splat")
+        check_operations(operations)
+        found, outputs, many = plan(inputs, output, SPLAT_SUFFIXES, glob, ".splat", report=report, null=null, reads=tuple(Path(p) for p in merged_paths(operations)))
         if many:
             make_output_folders(output, outputs)
 
@@ -71,7 +75,7 @@ def edit(
             if not quiet:
                 err.print(f"{source}: {len(operations)} edit(s) written to {out}")
 
-        with reporting(err, report, many=many, quiet=quiet) as batch:
+        with reporting(err, report, many=many, quiet=quiet, null=null) as batch:
             run_each([(i.path, o) for i, o in zip(found, outputs)], edit_one, on_report=batch.on_report, skip_existing=skip_existing, fail_fast=fail_fast, complete=is_complete_output)
         exit_if_failed(batch)
 

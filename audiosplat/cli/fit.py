@@ -18,6 +18,7 @@ from audiosplat.cli.common import (
     FailFastOpt,
     GlobOpt,
     InputsArg,
+    NullOpt,
     QuietOpt,
     ReportOpt,
     SkipOpt,
@@ -32,7 +33,7 @@ from audiosplat.cli.common import (
 )
 from audiosplat.cli.progress import step_progress
 from audiosplat.core.config import LOSS_NAMES, MODEL_KINDS, MODELS, PITCH_CHOICES, WAVE_KINDS, ModelConfig
-from audiosplat.core.errors import AudiosplatError
+from audiosplat.core.errors import AudiosplatError, UsageError
 from audiosplat.io.kinds import AUDIO_SUFFIXES
 
 DEFAULT_STEPS = 3000
@@ -73,6 +74,7 @@ def fit(
     skip_existing: SkipOpt = False,
     fail_fast: FailFastOpt = False,
     report: ReportOpt = None,
+    null: NullOpt = False,
     device: DeviceOpt = Device.auto,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -96,16 +98,19 @@ def fit(
     with user_errors(verbose):
         usage_check(ray is None or (jobs == 1 and resume is None), "--ray runs each input as a task: drop --jobs and --resume")
         usage_check(resume is None or jobs == 1, "--resume continues one fit in this process: drop --jobs")
-        config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value, waves=waves and waves.value, pitches=pitches.value if pitches else MODEL_KINDS[model.value].fit_pitches(waves and waves.value))
         steps = steps if steps is not None else (UNBOUNDED_STEPS if seconds is not None else DEFAULT_STEPS)
-        fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss and loss.value, seconds=seconds)
+        try:  # settings checked before any input is read, not after a fit
+            config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value, waves=waves and waves.value, pitches=pitches.value if pitches else MODEL_KINDS[model.value].fit_pitches(waves and waves.value))
+            fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss and loss.value, seconds=seconds)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         if musicnet is not None:
             usage_check(not sources, "give either SOURCES or --musicnet, not both")
             inputs = musicnet_inputs(musicnet, output, n_samples=samples, sample_rate=config.sample_rate, segments=segments, hop=hop, seed=seed)
             many = True
         else:
             usage_check(bool(sources), "give the audio files to fit (or - to read their paths from stdin, or --musicnet ROOT)")
-            found, outputs, many = plan(sources, output, AUDIO_SUFFIXES, glob, ".splat")
+            found, outputs, many = plan(sources, output, AUDIO_SUFFIXES, glob, ".splat", report=report, null=null)
             usage_check(not (whole and duration is not None), "give --duration or --whole, not both")
             seconds_to_fit = math.inf if whole else duration
             inputs = [FitInput(i.path, o, offset, duration_s=seconds_to_fit) for i, o in zip(found, outputs)]
@@ -124,7 +129,7 @@ def fit(
             err.print(f"fitting {len(inputs)} clip(s): {config.model} model, {config.n_events} events, {config.n_samples} samples, {steps} steps, loss {fit_config.loss_for(config.model)}, seed {fit_config.seed}")
         settings = FitSettings(config, fit_config, rooms, device.value, batch_size, tuple(sys.argv))
         with (
-            reporting(err, report, many=many, quiet=quiet, describe=describe_fit) as batch,
+            reporting(err, report, many=many, quiet=quiet, null=null, describe=describe_fit) as batch,
             step_progress(
                 err, fit_config.steps, enabled=not quiet, log_lines=verbose, n_inputs=len(inputs), step_bars=jobs == 1 and ray is None,
             ) as (on_batch, on_step, on_input_done),

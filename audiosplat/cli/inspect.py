@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from audiosplat.app.inputs import SPLAT_SUFFIXES, STDIN, expand_inputs
-from audiosplat.cli.common import GlobOpt, InputsArg, QuietOpt, VerboseOpt, choices, stderr, usage_check, user_errors
+from audiosplat.app.inputs import SPLAT_SUFFIXES, check_writes
+from audiosplat.cli.common import GlobOpt, InputsArg, NullOpt, QuietOpt, VerboseOpt, choices, named_inputs, stderr, usage_check, user_errors
 from audiosplat.ops.summary import SORT_KEYS, sorted_rows, summarise
 
 SortKey = choices("SortKey", SORT_KEYS)
@@ -29,6 +29,7 @@ def inspect(
     events: Annotated[Optional[str], typer.Option(help="Show only these events: 0,3,7-12 or a condition such as gain_db<-30.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Draw the timeline of events to this PNG (one input file; with --against, spectrograms too). Needs audiosplat[plot].")] = None,
     glob: GlobOpt = None,
+    null: NullOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -43,9 +44,9 @@ def inspect(
     err = stderr()
     usage_check(bool(sources), "give the .splat files to inspect")
     with user_errors(verbose):
-        stdin_text = sys.stdin.read() if STDIN in sources else ""
-        paths = [i.path for i in expand_inputs(sources, suffixes=SPLAT_SUFFIXES, glob=glob, stdin_text=stdin_text)]
-    usage_check(plot is None or len(paths) == 1, "--plot draws one file; give a single .splat")
+        paths = [i.path for i in named_inputs(sources, SPLAT_SUFFIXES, glob, null)]
+        usage_check(plot is None or len(paths) == 1, "--plot draws one file; give a single .splat")
+        check_writes([plot], [*paths, against])
     failed = 0
     for path in paths:
         try:
@@ -66,7 +67,9 @@ def inspect(
                     typer.echo(json.dumps(summary))
                 else:
                     _print_summary(summary)
-        except typer.Exit:
+        except typer.Exit as stop:
+            if stop.exit_code != 1:  # a closed stdout or Ctrl-C ends them all
+                raise
             failed += 1
     if failed:
         raise typer.Exit(1)

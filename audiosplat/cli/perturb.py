@@ -9,13 +9,14 @@ from typing import Annotated, Optional
 import typer
 
 from audiosplat.app.batch import make_output_folders, run_each
-from audiosplat.app.inputs import SPLAT_SUFFIXES
+from audiosplat.app.inputs import SPLAT_SUFFIXES, check_writes
 from audiosplat.cli.common import (
     Device,
     DeviceOpt,
     FailFastOpt,
     GlobOpt,
     InputsArg,
+    NullOpt,
     QuietOpt,
     ReportOpt,
     SkipOpt,
@@ -30,6 +31,7 @@ from audiosplat.cli.common import (
 )
 from audiosplat.core.config import MODEL_KINDS
 
+MAX_VARIANTS = 10_000  # each variant is a file: a typo should not fill the disk
 PerturbTarget = choices("PerturbTarget", list(dict.fromkeys(t for kind in MODEL_KINDS.values() for t in kind.perturb_targets)))
 
 
@@ -40,12 +42,13 @@ def perturb(
     seed: Annotated[int, typer.Option(min=0, help="Seed of the noise; variant k uses seed + k - 1.")] = 0,
     target: Annotated[Optional[PerturbTarget], typer.Option(help="roots: the two root latents of a seed-model file (32 events move together, as in the article); events: each event's latent (the only one for direct-model files, whose latents are the events' parameters in natural units); both. Default: roots for seed, events for direct.", show_default=False)] = None,
     times: Annotated[float, typer.Option(min=0.0, help="Also move each onset by U(-t, t) seconds.")] = 0.0,
-    variants: Annotated[int, typer.Option(min=1, help="Number of variants to write.")] = 1,
+    variants: Annotated[int, typer.Option(min=1, max=MAX_VARIANTS, help="Number of variants to write.")] = 1,
     render_wav: Annotated[bool, typer.Option("--render", help="Also render each variant to a wav beside it.")] = False,
     glob: GlobOpt = None,
     skip_existing: SkipOpt = False,
     fail_fast: FailFastOpt = False,
     report: ReportOpt = None,
+    null: NullOpt = False,
     device: DeviceOpt = Device.auto,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -61,7 +64,9 @@ def perturb(
     err = stderr()
     with user_errors(verbose):
         usage_check(bool(sources), "give the .splat files to perturb")
-        found, outputs, many = plan(sources, output, SPLAT_SUFFIXES, glob, ".splat")
+        found, outputs, many = plan(sources, output, SPLAT_SUFFIXES, glob, ".splat", report=report, null=null)
+        written = [p for o in outputs for p in perturb_outputs(o, variants)]
+        check_writes([*written, *([p.with_suffix(".wav") for p in written] if render_wav else [])], [i.path for i in found])
         if many:
             make_output_folders(output, outputs)
 
@@ -75,7 +80,7 @@ def perturb(
             if not quiet:
                 err.print(f"{source}: wrote {len(written)} variant(s) (amount {amount}, seed {seed})")
 
-        with reporting(err, report, many=many, quiet=quiet, outputs_of=lambda r: [str(p) for p in perturb_outputs(Path(r.output), variants)]) as batch:
+        with reporting(err, report, many=many, quiet=quiet, null=null, outputs_of=lambda r: [str(p) for p in perturb_outputs(Path(r.output), variants)]) as batch:
             run_each(
                 [(i.path, o) for i, o in zip(found, outputs)], perturb_one, on_report=batch.on_report, skip_existing=skip_existing,
                 fail_fast=fail_fast, complete=lambda o: all(is_complete_output(p) for p in perturb_outputs(o, variants)),

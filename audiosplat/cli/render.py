@@ -16,6 +16,7 @@ from audiosplat.cli.common import (
     FailFastOpt,
     GlobOpt,
     InputsArg,
+    NullOpt,
     QuietOpt,
     ReportOpt,
     SkipOpt,
@@ -42,6 +43,7 @@ def render(
     skip_existing: SkipOpt = False,
     fail_fast: FailFastOpt = False,
     report: ReportOpt = None,
+    null: NullOpt = False,
     device: DeviceOpt = Device.auto,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -67,15 +69,15 @@ def render(
             splat = read_splat(source, optimizer=False)
             rate, fmt = splat.config.sample_rate, WAV_SUBTYPES[subtype.value]
             audio = render_splat(splat, device=device.value)
+            folder = stems if stems is None or not many else stems / out.relative_to(output).with_suffix("")
+            if folder is not None:  # before the main wav: its presence says the input is done
+                folder.mkdir(parents=True, exist_ok=True)
+                for e, stem in enumerate(render_splat(splat, device=device.value, stems=True)):
+                    write_wav(folder / f"event-{e:03d}.wav", stem, rate, fmt)
             if to_stdout:
                 write_wav_stream(sys.stdout.buffer, audio, rate, fmt)
             else:
                 write_wav(out, audio, rate, fmt)
-            folder = stems if stems is None or not many else stems / out.relative_to(output).with_suffix("")
-            if folder is not None:
-                folder.mkdir(parents=True, exist_ok=True)
-                for e, stem in enumerate(render_splat(splat, device=device.value, stems=True)):
-                    write_wav(folder / f"event-{e:03d}.wav", stem, rate, fmt)
             if not quiet:
                 extra = f" and {splat.n_events} stems in {folder}" if folder is not None else ""
                 err.print(f"{source}: rendered {splat.config.duration_s:.3f} s at {rate} Hz to {'stdout' if to_stdout else out}{extra}")
@@ -85,9 +87,9 @@ def render(
             many = False
             render_one(Path(sources[0]), output)
             return
-        found, outputs, many = plan(sources, output, SPLAT_SUFFIXES, glob, ".wav")
+        found, outputs, many = plan(sources, output, SPLAT_SUFFIXES, glob, ".wav", report=report, null=null)
         if many:
             make_output_folders(output, outputs)
-        with reporting(err, report, many=many, quiet=quiet) as batch:
+        with reporting(err, report, many=many, quiet=quiet, null=null) as batch:
             run_each([(i.path, o) for i, o in zip(found, outputs)], render_one, on_report=batch.on_report, skip_existing=skip_existing, fail_fast=fail_fast, complete=is_complete_output)
         exit_if_failed(batch)

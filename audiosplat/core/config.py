@@ -19,6 +19,11 @@ PITCH_CHOICES = (*PITCH_KINDS, "auto")
 PITCH_BUMP_STEPS = 0.35
 # The losses a fit can minimise (`fitting.loss`): method.md's multiband; with each band's
 # features weighted towards equal say; plus a log-magnitude term; the original's noise loss.
+# The largest sizes a fit may ask for: what a .splat reader accepts (formats/splat-v1.md), so
+# that a fit never ends in a file that cannot be read back.
+MAX_SAMPLES = 2**22
+MAX_EVENTS = 4096
+MAX_TOTAL_SAMPLES = 2**30  # 13.5 hours at 22050 Hz
 LOSS_NAMES = ("multiband", "multiband-balanced", "multiband-log", "noise")
 
 
@@ -139,8 +144,10 @@ class ModelConfig:
             raise ValueError(f"frame_size must be >= 1, got {self.frame_size}")
         if self.n_samples < 2 * self.frame_size or not _is_power_of_two(self.n_samples):
             raise ValueError(f"n_samples must be a power of two >= {2 * self.frame_size}, got {self.n_samples}")
-        if self.n_events < 2 or not _is_power_of_two(self.n_events):
-            raise ValueError(f"events must be a power of two >= 2, got {self.n_events}")
+        if self.n_events < 2 or not _is_power_of_two(self.n_events) or self.n_events > MAX_EVENTS:
+            raise ValueError(f"events must be a power of two from 2 to {MAX_EVENTS}, got {self.n_events}")
+        if self.n_samples > MAX_SAMPLES:
+            raise ValueError(f"n_samples must be at most {MAX_SAMPLES}, got {self.n_samples}")
         if self.n_samples % self.frame_size:
             raise ValueError("n_samples must be a multiple of frame_size")
         if self.event_samples is not None and not (
@@ -149,8 +156,8 @@ class ModelConfig:
             raise ValueError(
                 f"event samples must be a power of two between {2 * self.frame_size} and {self.n_samples}, got {self.event_samples}"
             )
-        if self.total_samples is not None and self.total_samples < self.n_samples:
-            raise ValueError(f"total samples must be >= n_samples ({self.n_samples}), got {self.total_samples}")
+        if self.total_samples is not None and not self.n_samples <= self.total_samples <= MAX_TOTAL_SAMPLES:
+            raise ValueError(f"total samples must be from n_samples ({self.n_samples}) to {MAX_TOTAL_SAMPLES}, got {self.total_samples}")
         if not 0.05 <= self.pitch_bump <= 4.0:
             raise ValueError(f"pitch bump must be between 0.05 and 4 grid steps, got {self.pitch_bump}")
         if self.latent_dim < 1 or self.n_pitches < 1 or self.sample_rate < 1:

@@ -24,6 +24,8 @@ from audiosplat.synth.controls import EventControls, concat_controls
 from audiosplat.synth.render import SynthAssets, noise_seeds_for, render_clips
 from audiosplat.synth.rooms import RoomBank
 
+MAX_LR = 10.0  # Adam moves each parameter by about lr a step: beyond this, only overflow
+
 
 @dataclass(frozen=True)
 class FitConfig:
@@ -46,8 +48,8 @@ class FitConfig:
             raise ValueError(f"seconds must be a positive number, got {self.seconds}")
         if self.steps < 0:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
-        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+        if self.lr is not None and not 0 < self.lr <= MAX_LR:
+            raise ValueError(f"learning rate must be above 0 and at most {MAX_LR:g}, got {self.lr}")
         if self.loss is not None and self.loss not in LOSS_NAMES:
             raise ValueError(f"unknown loss '{self.loss}' (choose {' or '.join(LOSS_NAMES)})")
 
@@ -278,13 +280,20 @@ class Fitter:
 
 
 def clip_and_step(params: list[torch.nn.Parameter], optimiser: torch.optim.Optimizer, max_grad_norm: float) -> bool:
-    """Clip the gradients' total norm at `max_grad_norm` and step, unless the gradients are
-    not finite (then nothing changes). Returns whether the update was made."""
+    """Clip the gradients' total norm at `max_grad_norm` and step, unless the gradients or
+    the updated parameters are not finite (then the parameters stay as they were). Returns
+    whether the update was made."""
     grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
     if not torch.isfinite(grad_norm):
         return False
+    before = [p.detach().clone() for p in params]  # a few thousand numbers: cheap insurance
     optimiser.step()
-    return True
+    if bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
+        return True
+    with torch.no_grad():
+        for p, old in zip(params, before):
+            p.copy_(old)
+    return False
 
 
 BatchStepCallback = Callable[[int, list[float]], None]

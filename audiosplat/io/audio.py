@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +21,7 @@ from audiosplat.io.atomic import atomic_path
 from audiosplat.io.kinds import AUDIO_SUFFIXES  # noqa: F401 - the suffixes it reads, re-exported
 
 WAV_SUBTYPES = ("FLOAT", "PCM_16", "PCM_24")
+MAX_STREAM_BYTES = 2**31  # a pipe is held in memory whole: past this, save it to a file first
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,34 @@ class Clip:
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    opened = reopenable(Path(path))
+    with open(opened, "rb") if isinstance(opened, str) else opened as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def reopenable(path: Path) -> str | io.BytesIO:
+    """Something to open `path` with as often as reading it takes: its name for a regular
+    file (or anything that is not there: the reader says what is wrong), else the bytes of
+    the pipe, FIFO or device (`fit <(cat a.wav)`), read once and kept, since a second open
+    of a pipe waits forever."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return str(path)
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return str(path)
+    return io.BytesIO(_stream_bytes(str(path)))
+
+
+@functools.lru_cache(maxsize=16)  # a batch's streams, each read at load and again for its hash
+def _stream_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        data = f.read(MAX_STREAM_BYTES + 1)
+    if len(data) > MAX_STREAM_BYTES:
+        raise AudioReadError(f"{path}: a stream of more than {MAX_STREAM_BYTES} bytes; save it to a file and fit that")
+    return data
 
 
 def load_clip(
@@ -69,7 +97,7 @@ def load_clip(
     # A few extra source frames so the resampler's filter sees real signal at the clip's end.
     want = int(math.ceil(n_samples * info.samplerate / sample_rate)) + 64
     try:
-        data = sf.read(str(path), start=start, frames=want, dtype="float64", always_2d=True)[0]
+        data = sf.read(reopenable(path), start=start, frames=want, dtype="float64", always_2d=True)[0]
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioReadError(f"{path}: could not decode audio ({_short(exc)})") from None
     if data.shape[0] == 0:
@@ -112,7 +140,7 @@ def read_info(path: Path):
         AudioReadError: missing, a folder, unreadable or empty.
     """
     try:
-        info = sf.info(str(path))
+        info = sf.info(reopenable(path))
     except FileNotFoundError:
         raise AudioReadError(f"{path}: file not found") from None
     except IsADirectoryError:

@@ -2,13 +2,15 @@
 torch: what `inspect` needs, and the first half of `splatfile.read_splat`.
 
 Careful when reading: nothing is unpickled or evaluated, every shape and dtype is checked
-against the file's own config before use, and any problem becomes one `SplatFormatError`
-sentence that names the file.
+against the file's own config before use, what the file asks for as a whole (values read, a
+render's buffers) is bounded from the shapes before anything is read, attributes have their
+documented types (`splat_attrs`), and any problem becomes one `SplatFormatError` sentence
+that names the file.
 """
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,26 +18,39 @@ import h5py
 import numpy as np
 from h5py import h5d, h5g, h5l, h5o, h5s
 
-from audiosplat.core.config import MODELS, PITCH_KINDS, WAVE_KINDS, ModelConfig
+from audiosplat.core.config import MAX_EVENTS, MAX_SAMPLES, MAX_TOTAL_SAMPLES, MODELS, PITCH_KINDS, WAVE_KINDS, ModelConfig
 from audiosplat.core.errors import SplatFormatError
 from audiosplat.core.fields import CONTROL_FIELDS
+from audiosplat.io.splat_attrs import FIT_ATTRIBUTES, FLAG, INTEGER, PROVENANCE_ATTRIBUTES, TEXT, attribute, read_attributes, text, typed
 from audiosplat.models.layouts import latent_width, parameter_shapes
 from audiosplat.synth.procedural_rooms import PROCEDURAL_BANK, impulses_sha256, procedural_impulses, procedural_names
 
 FORMAT_NAME = "audiosplat.splat"
 FORMAT_VERSION = "1.5.0"
 SUPPORTED_MAJOR = 1
-# Bounds on the config read from a file, so a hostile file cannot ask for huge allocations.
-MAX_SAMPLES = 2**22
-MAX_EVENTS = 4096
+# Bounds on the config read from a file, so a hostile file cannot ask for huge allocations
+# (MAX_SAMPLES, MAX_EVENTS and MAX_TOTAL_SAMPLES are core.config's, which a fit also obeys).
 # A file with /config@total_samples (a long fit, a merge) holds any number of events up to
-# this, over up to MAX_TOTAL_SAMPLES (27 hours at 22050 Hz).
+# this, over up to MAX_TOTAL_SAMPLES (13.5 hours at 22050 Hz: a default long fit of that
+# length has 2^20 events; its render's output, held twice while it is joined, is 8 GiB).
 MAX_EVENT_ROWS = 2**20
-MAX_TOTAL_SAMPLES = 2**31
 MAX_LATENT = 1024
 MAX_PITCHES = 1024
 MAX_ROOMS = 256
 MAX_ROOM_SAMPLES = 2**26  # R * N of embedded impulses: 256 MiB of float32
+# The file as a whole, from /config and the datasets' shapes before anything is read: each
+# bound holds alone, but products of them need not (2^20 rows of 4096 resonance weights are
+# 16 GiB, which a small compressed file can ask for). Values are counted in 4-byte units
+# (an int64 or float64 is two) over /events, /parameters, /optimizer, /rooms and the loss
+# history. Any file may ask for FILE_VALUES; a larger one for one unit per 2 bytes of the
+# file, which audiosplat writes uncompressed (4 or more bytes per unit), up to MAX_FILE_VALUES.
+# A default long fit of 2^20 events with grid pitches asks for 0.67 * 2^30 units (0.58 *
+# 2^30 for its events, the rest its loss history); its render holds about 1.05 * 2^30 samples.
+FILE_VALUES = 2**27  # 512 MiB
+MAX_FILE_VALUES = 2**30  # 4 GiB
+MAX_RENDER_SAMPLES = 2**31  # held at once by a render's buffers (8 GiB of float32)
+RENDER_EVENTS = 64  # events a long render synthesises together (`long_render.render_windows`)
+MAX_TEXT_BYTES = 2**26  # fixed-length strings of /rooms/names or of a /labels dataset
 CONFIG_KEYS = ("sample_rate", "n_samples", "n_events", "latent_dim", "frame_size", "n_pitches")
 MAX_LABELS = 10**6
 # The optional /labels group: notes known to sound in the clip (e.g. MusicNet's), one row each.
@@ -101,7 +116,8 @@ def read_stored(path: Path, *, optimizer: bool = True) -> StoredSplat:
 
     Raises:
         SplatFormatError: the file is missing, not HDF5, not a .splat, of a newer major
-            version, or any dataset is missing, mis-shaped or not finite.
+            version, asks for more than the budgets above, or any dataset is missing,
+            mis-shaped or not finite, or an attribute it knows has the wrong type.
     """
     path = Path(path)
     if not path.exists():
@@ -127,9 +143,9 @@ def _read(f: h5py.File, path: Path, optimizer: bool) -> StoredSplat:
     def fail(message: str) -> SplatFormatError:
         return SplatFormatError(f"{path}: {message}")
 
-    if _text(f.attrs.get("format")) != FORMAT_NAME:
+    if _text(attribute(f, "format", fail)) != FORMAT_NAME:
         raise fail("not a .splat file (no 'format' attribute naming audiosplat.splat)")
-    version = _text(f.attrs.get("format_version"))
+    version = typed(attribute(f, "format_version", fail, ""), TEXT, "/@format_version", fail)
     major = _major(version)
     if major is None:
         raise fail(f"unreadable format_version '{version}'")
@@ -142,7 +158,9 @@ def _read(f: h5py.File, path: Path, optimizer: bool) -> StoredSplat:
     config = _read_config(_group(f, "config", fail), fail)
     ev = _group(f, "events", fail)
     e, total = _event_rows(ev, config, fail), config.total_length
-    rooms = _read_rooms(_group(f, "rooms", fail), config, fail)
+    rooms_group = _group(f, "rooms", fail)
+    _check_budget(f, config, e, _room_names(rooms_group, fail).shape[0], optimizer, fail)
+    rooms = _read_rooms(rooms_group, config, fail)
     expected_params = parameter_shapes(config, rooms.n_rooms, e)
     params_group = _group(f, "parameters", fail)
     parameters = {
@@ -168,14 +186,57 @@ def _read(f: h5py.File, path: Path, optimizer: bool) -> StoredSplat:
         noise_seeds=_array(ev, "noise_seed", (e,), np.integer, fail).astype(np.int64),
         parameters=parameters,
         rooms=rooms,
-        fit={k: _plain(v) for k, v in fit_group.attrs.items()},
+        fit=read_attributes(fit_group, FIT_ATTRIBUTES, fail),
         loss_history=history,
-        provenance={k: _plain(v) for k, v in _group(f, "provenance", fail).attrs.items()},
-        latents_match_controls=bool(f.attrs.get("latents_match_controls", True)),
+        provenance=read_attributes(_group(f, "provenance", fail), PROVENANCE_ATTRIBUTES, fail),
+        latents_match_controls=typed(attribute(f, "latents_match_controls", fail, True), FLAG, "/@latents_match_controls", fail),
         format_version=version,
         optimizer=_read_optimizer(f, expected_params, fail) if optimizer else None,
         labels=_read_labels(f, fail),
     )
+
+
+def _check_budget(f: h5py.File, config: ModelConfig, rows: int, n_rooms: int, optimizer: bool, fail) -> None:
+    """Refuse, from shapes alone, a file that asks for more 4-byte values than
+    `allowed_values` or whose render would hold more than MAX_RENDER_SAMPLES samples."""
+    moments = optimizer and isinstance(_member(f, "optimizer"), h5py.Group)
+    history = _member(f, "fit/loss_history")
+    values = file_values(config, rows, n_rooms, moments=moments, history=history.size if isinstance(history, h5py.Dataset) else 0)
+    size = f.id.get_filesize()
+    if values > allowed_values(size):
+        raise fail(
+            f"asks for {values} 4-byte values (events, parameters, Adam state, rooms, loss history); "
+            f"this reader accepts at most {allowed_values(size)} from a file of {size} bytes"
+        )
+    samples = render_samples(config, rows)
+    if samples > MAX_RENDER_SAMPLES:
+        raise fail(f"a render of it would hold {samples} samples at once (output, events made together, wavetable); this reader accepts at most {MAX_RENDER_SAMPLES}")
+
+
+def file_values(config: ModelConfig, rows: int, n_rooms: int, *, moments: bool, history: int) -> int:
+    """4-byte units read for a file of `rows` events and `n_rooms` rooms: /events (its int64
+    onset_samples and noise_seed two each), /parameters, with `moments` Adam's two moments,
+    the rooms' impulses (stored or regenerated) and `history` float64 losses."""
+    per_row = 4 + latent_width(config, n_rooms) + sum(math.prod(s[1:]) for s in _control_shapes(config, 1, n_rooms).values())
+    params = sum(math.prod(s) for s in parameter_shapes(config, n_rooms, rows).values())
+    return rows * per_row + params * (3 if moments else 1) + n_rooms * config.n_samples + 2 * history
+
+
+def allowed_values(file_bytes: int) -> int:
+    """4-byte units a file of `file_bytes` may ask for (see FILE_VALUES)."""
+    return min(MAX_FILE_VALUES, max(FILE_VALUES, file_bytes // 2))
+
+
+def render_samples(config: ModelConfig, rows: int) -> int:
+    """Samples `app.api.render_splat` holds at once, about: the output, the events made
+    together over their span (a window's all, as stems of N samples; in a long file
+    RENDER_EVENTS at a time over 2N + L), and for grid pitches the wavetable's W rows of L."""
+    if config.total_samples is None:
+        together = rows * config.n_samples
+    else:
+        together = min(rows, RENDER_EVENTS) * (2 * config.n_samples + config.event_length)
+    waves = config.n_waves * config.event_length if config.pitches == "grid" else 0
+    return config.total_length + together + waves
 
 
 def _read_labels(f: h5py.File, fail) -> dict[str, np.ndarray] | None:
@@ -193,6 +254,7 @@ def _read_labels(f: h5py.File, fail) -> dict[str, np.ndarray] | None:
         if kind is str:
             if h5py.check_string_dtype(ds.dtype) is None:
                 raise fail(f"/labels/{name} must hold strings")
+            _check_text_bytes(ds, fail)
             labels[name] = np.array([_text(x) for x in ds[()]], dtype=object)
             continue
         data = _array(g, name, None, kind, fail, finite=False)
@@ -211,8 +273,8 @@ def _read_optimizer(f: h5py.File, shapes: dict[str, tuple[int, ...]], fail) -> d
         return None
     if not isinstance(g, h5py.Group):
         raise fail("/optimizer must be a group")
-    step = g.attrs.get("step")
-    if step is None or not np.issubdtype(np.asarray(step).dtype, np.integer) or int(step) < 1:
+    step = attribute(g, "step", fail)
+    if step is None or typed(step, INTEGER, "/optimizer@step", fail) < 1:
         raise fail("/optimizer/step must be a positive integer")
     state = {"step": np.float32(step)}
     for moment in ("exp_avg", "exp_avg_sq"):
@@ -242,41 +304,40 @@ def _read_config(g: h5py.Group, fail) -> ModelConfig:
     limits = {"n_samples": MAX_SAMPLES, "n_events": MAX_EVENTS, "latent_dim": MAX_LATENT, "n_pitches": MAX_PITCHES}
     values = {}
     for key in CONFIG_KEYS:
-        value = g.attrs.get(key)
-        if value is None or not np.issubdtype(np.asarray(value).dtype, np.integer) or np.asarray(value).ndim:
+        value = attribute(g, key, fail)
+        if value is None:
             raise fail(f"/config is missing the integer attribute '{key}'")
+        value = typed(value, INTEGER, f"/config@{key}", fail)
         if int(value) > limits.get(key, MAX_SAMPLES):
-            raise fail(f"/config/{key} = {int(value)} is larger than this reader accepts")
+            raise fail(f"/config/{key} = {int(value)} is larger than this reader accepts ({limits.get(key, MAX_SAMPLES)})")
         if int(value) < 1:
             raise fail(f"/config/{key} = {int(value)} must be positive")
         values[key] = int(value)
-    model = _text(g.attrs.get("model", "seed"))
+    model = typed(attribute(g, "model", fail, "seed"), TEXT, "/config@model", fail)
     if model not in MODELS:
         raise fail(f"/config/model is '{model}', a model this audiosplat does not know (it knows {', '.join(MODELS)})")
     values["model"] = model
-    waves = _text(g.attrs.get("waves", "naive"))  # optional (1.3.0): files before it used naive waves
+    waves = typed(attribute(g, "waves", fail, "naive"), TEXT, "/config@waves", fail)  # optional (1.3.0): files before it used naive waves
     if waves not in WAVE_KINDS:
         raise fail(f"/config/waves is '{waves}', a wavetable this audiosplat does not know (it knows {', '.join(WAVE_KINDS)})")
     values["waves"] = waves
-    pitch_bump = g.attrs.get("pitch_bump", 0.5)  # optional (1.4.0): files before it used 0.5
+    pitch_bump = attribute(g, "pitch_bump", fail, 0.5)  # optional (1.4.0): files before it used 0.5
     if np.asarray(pitch_bump).dtype.kind not in "iuf" or np.asarray(pitch_bump).ndim:
         raise fail("/config/pitch_bump must be a number")
     values["pitch_bump"] = float(pitch_bump)
-    pitches = _text(g.attrs.get("pitches", "grid"))  # optional (1.5.0): files before it used the grid
+    pitches = typed(attribute(g, "pitches", fail, "grid"), TEXT, "/config@pitches", fail)  # optional (1.5.0): files before it used the grid
     if pitches not in PITCH_KINDS:
         raise fail(f"/config/pitches is '{pitches}', not one this audiosplat knows (it knows {', '.join(PITCH_KINDS)})")
     values["pitches"] = pitches
-    total_samples = g.attrs.get("total_samples")  # optional (1.2.0): absent means one window
+    total_samples = attribute(g, "total_samples", fail)  # optional (1.2.0): absent means one window
     if total_samples is not None:
-        if not np.issubdtype(np.asarray(total_samples).dtype, np.integer) or np.asarray(total_samples).ndim:
-            raise fail("/config/total_samples must be an integer")
+        total_samples = typed(total_samples, INTEGER, "/config@total_samples", fail)
         if int(total_samples) > MAX_TOTAL_SAMPLES:
-            raise fail(f"/config/total_samples = {int(total_samples)} is larger than this reader accepts")
+            raise fail(f"/config/total_samples = {int(total_samples)} is larger than this reader accepts ({MAX_TOTAL_SAMPLES})")
         values["total_samples"] = int(total_samples)
-    event_samples = g.attrs.get("event_samples")  # optional: absent means n_samples (exact)
+    event_samples = attribute(g, "event_samples", fail)  # optional: absent means n_samples (exact)
     if event_samples is not None:
-        if not np.issubdtype(np.asarray(event_samples).dtype, np.integer) or np.asarray(event_samples).ndim:
-            raise fail("/config/event_samples must be an integer")
+        event_samples = typed(event_samples, INTEGER, "/config@event_samples", fail)
         if int(event_samples) != values["n_samples"]:
             values["event_samples"] = int(event_samples)
     try:
@@ -285,13 +346,24 @@ def _read_config(g: h5py.Group, fail) -> ModelConfig:
         raise fail(f"invalid /config: {exc}") from None
 
 
-def _read_rooms(g: h5py.Group, config: ModelConfig, fail) -> StoredRooms:
-    bank = _text(g.attrs.get("bank"))
-    sha = _text(g.attrs.get("sha256"))
-    names_ds = _member(g, "names")
-    if not isinstance(names_ds, h5py.Dataset) or names_ds.ndim != 1 or not 1 <= names_ds.shape[0] <= MAX_ROOMS:
+def _room_names(g: h5py.Group, fail) -> h5py.Dataset:
+    names = _member(g, "names")
+    if not isinstance(names, h5py.Dataset) or names.ndim != 1 or not 1 <= names.shape[0] <= MAX_ROOMS:
         raise fail("/rooms/names is missing or has a bad shape")
-    names = tuple(_text(x) for x in names_ds[()])
+    _check_text_bytes(names, fail)
+    return names
+
+
+def _check_text_bytes(ds: h5py.Dataset, fail) -> None:
+    """Fixed-length strings can be any length, and compress to nothing: bound their bytes."""
+    if ds.size * ds.dtype.itemsize > MAX_TEXT_BYTES:
+        raise fail(f"{ds.name} holds {ds.size} strings of {ds.dtype.itemsize} bytes; this reader accepts at most {MAX_TEXT_BYTES} bytes")
+
+
+def _read_rooms(g: h5py.Group, config: ModelConfig, fail) -> StoredRooms:
+    bank = typed(attribute(g, "bank", fail, ""), TEXT, "/rooms@bank", fail)
+    sha = typed(attribute(g, "sha256", fail, ""), TEXT, "/rooms@sha256", fail)
+    names = tuple(_text(x) for x in _room_names(g, fail)[()])
     if "impulses" in g:
         if len(names) * config.n_samples > MAX_ROOM_SAMPLES:
             raise fail(f"/rooms/impulses would hold {len(names)} x {config.n_samples} samples, more than this reader accepts")
@@ -394,27 +466,9 @@ def _array(group: h5py.Group, name: str, shape, kind, fail, finite: bool = True)
 
 
 def _text(value) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
+    if isinstance(value, (str, bytes)):
+        return text(value)
     return "" if value is None else str(value)
-
-
-def _plain(value):
-    """An HDF5 attribute as a plain Python value (JSON strings decoded)."""
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if isinstance(value, str):
-        if value[:1] in "[{":
-            try:
-                return json.loads(value)
-            except ValueError:
-                return value
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
 
 
 def _major(version: str) -> int | None:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from audiosplat.core.config import ModelConfig
+from audiosplat.core.errors import SplatFormatError
 from audiosplat.core.fields import CONTROL_FIELDS
 from audiosplat.dsp.onset import samples_to_bits
 from audiosplat.io.atomic import atomic_path
@@ -99,7 +100,11 @@ def write_splat(path: Path, splat: Splat) -> None:
         _write(f, splat)
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
-        read_splat(tmp)
+        try:
+            read_splat(tmp)
+        except SplatFormatError as exc:  # name the user's file, not our temporary one
+            reason = str(exc).replace(f"{tmp}: ", "").replace(str(tmp), str(path))
+            raise SplatFormatError(f"{path}: not written, as it would not read back: {reason}") from None
 
 
 def _write(f: h5py.File, s: Splat) -> None:

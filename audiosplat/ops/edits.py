@@ -129,17 +129,47 @@ def set_wet(splat: Splat, mask: torch.Tensor, wet: float) -> Splat:
     return _edited(splat, reverb_mix=_where(mask, mix, c.reverb_mix))
 
 
-# name -> (function, argument parser); `select`, `keep` and `drop` are handled by `apply_edits`.
+# name -> (function, bounds of its number or None for a name). Bounds keep every edit's
+# arithmetic finite: beyond them an edit could only overflow or move everything out of the clip.
 OPERATIONS = {
-    "shift": (shift, float),
-    "stretch": (stretch, float),
-    "gain": (change_gain, float),
-    "transpose": (transpose, float),
-    "decay": (scale_decay, float),
-    "room": (set_room, str),
-    "wet": (set_wet, float),
+    "shift": (shift, (-1e5, 1e5)),
+    "stretch": (stretch, (1e-6, 1e6)),
+    "gain": (change_gain, (-200.0, 200.0)),
+    "transpose": (transpose, (-128.0, 128.0)),
+    "decay": (scale_decay, (1e-3, 1e3)),
+    "room": (set_room, None),
+    "wet": (set_wet, (0.0, 1.0)),
 }
 SELECTIONS = ("select", "keep", "drop")
+AT_BOUNDS_S = (0.0, 1e5)
+
+
+def check_operations(operations: list[tuple[str, str]]) -> None:
+    """Refuse, before any file is read, an edit that is unknown, out of order or whose number
+    cannot be read or lies outside its bounds. Raises EditError (a usage error)."""
+    for k, (name, value) in enumerate(operations):
+        if name == "at":
+            if k == 0 or operations[k - 1][0] != "merge":
+                raise EditError("--at SECONDS goes right after --merge OTHER.splat")
+            _number("at", value, AT_BOUNDS_S)
+        elif name in OPERATIONS:
+            bounds = OPERATIONS[name][1]
+            if bounds is not None:
+                _number(name, value, bounds)
+        elif name not in (*SELECTIONS, "merge"):
+            raise EditError(f"unknown edit --{name} (edits: {', '.join((*SELECTIONS, *OPERATIONS, 'merge'))})")
+
+
+def _number(name: str, value: str, bounds: tuple[float, float]) -> float:
+    """`value` as a number from bounds[0] to bounds[1]."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise EditError(f"--{name} needs a number, got '{value}'") from None
+    low, high = bounds
+    if not low <= number <= high:
+        raise EditError(f"--{name} must lie between {low:g} and {high:g}, got {value}")
+    return number
 
 
 def apply_edits(splat: Splat, operations: list[tuple[str, str]], others: dict[str, Splat] | None = None) -> Splat:
@@ -147,14 +177,12 @@ def apply_edits(splat: Splat, operations: list[tuple[str, str]], others: dict[st
     operations act on (all at first); "keep SPEC" mutes every other event; "drop SPEC"
     mutes the ones named. "merge PATH" (optionally followed by "at SECONDS", default 0) adds
     the events of `others[PATH]` (`merge.merge`) and selects all events again."""
+    check_operations(operations)
     selection = torch.ones(splat.n_events, dtype=torch.bool)
     for k, (name, value) in enumerate(operations):
         if name == "merge":
             splat = merge(splat, (others or {})[value], _merge_offset_s(operations, k))
             selection = torch.ones(splat.n_events, dtype=torch.bool)
-        elif name == "at":
-            if k == 0 or operations[k - 1][0] != "merge":
-                raise EditError("--at SECONDS goes right after --merge OTHER.splat")
         elif name == "select":
             selection = _selected(splat, value)
         elif name == "keep":
@@ -162,14 +190,8 @@ def apply_edits(splat: Splat, operations: list[tuple[str, str]], others: dict[st
         elif name == "drop":
             splat = mute(splat, _selected(splat, value))
         elif name in OPERATIONS:
-            function, parse = OPERATIONS[name]
-            try:
-                argument = parse(value)
-            except ValueError:
-                raise EditError(f"--{name} needs a number, got '{value}'") from None
-            splat = function(splat, selection, argument)
-        else:
-            raise EditError(f"unknown edit --{name} (edits: {', '.join((*SELECTIONS, *OPERATIONS, 'merge'))})")
+            function, bounds = OPERATIONS[name]
+            splat = function(splat, selection, value if bounds is None else _number(name, value, bounds))
     return splat
 
 
@@ -181,9 +203,5 @@ def merged_paths(operations: list[tuple[str, str]]) -> list[str]:
 def _merge_offset_s(operations: list[tuple[str, str]], k: int) -> float:
     """Seconds of the "at" right after the "merge" at index k; 0 without one."""
     if k + 1 < len(operations) and operations[k + 1][0] == "at":
-        try:
-            return float(operations[k + 1][1])
-        except ValueError:
-            raise EditError(f"--at needs a number of seconds, got '{operations[k + 1][1]}'") from None
+        return _number("at", operations[k + 1][1], AT_BOUNDS_S)
     return 0.0
-

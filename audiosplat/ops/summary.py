@@ -33,33 +33,57 @@ def grid_pitches_hz(n_pitches: int) -> np.ndarray:
 
 
 def event_rows(stored: StoredSplat) -> list[dict]:
-    """One dict per event with its main controls in readable units."""
+    """One dict per event with its main controls in readable units. Each column is made
+    for all events at once and turned into Python numbers in one pass (`event_row` is one
+    event's row, made alone)."""
     c, cfg = stored.controls, stored.config
     strongest = c["resonance"].argmax(axis=-1)
     exact = "pitch_hz" in c
     # exact pitches: each event's own, its strongest shape; grid: the strongest row's
     pitches = c["pitch_hz"].astype(np.float64) if exact else grid_pitches_hz(cfg.n_pitches)[strongest % cfg.n_pitches]
     shapes = strongest if exact else strongest // cfg.n_pitches
-    decays = decay_time_s(c["decay_per_frame"], cfg.frame_size, cfg.sample_rate)
-    gains = gain_db(c["gain"])
-    main_room = c["room_weights"].argmax(axis=-1)
     has_resonance = c["resonance"].max(axis=-1) > 0
-    return [
-        {
-            "event": e,
-            "onset_s": float(stored.onset_samples[e]) / cfg.sample_rate,
-            "gain_db": float(gains[e]),
-            "pitch_hz": float(pitches[e]) if has_resonance[e] else None,
-            "wave": WAVE_SHAPES[int(shapes[e])] if has_resonance[e] else None,
-            "resonance_mix": float(c["excitation_mix"][e, 1]),
-            "decay_s": float(decays[e]),
-            "noise_centre_hz": float(c["noise_centre_hz"][e]),
-            "noise_width_hz": float(c["noise_width_hz"][e]),
-            "reverb_wet": float(c["reverb_mix"][e, 1]),
-            "room": stored.rooms.room_names[int(main_room[e])],
-        }
-        for e in range(stored.n_events)
-    ]
+    rooms = np.asarray(stored.rooms.room_names, dtype=object)
+    columns = {
+        "event": range(stored.n_events),
+        "onset_s": (stored.onset_samples.astype(np.float64) / cfg.sample_rate).tolist(),
+        "gain_db": gain_db(c["gain"]).tolist(),
+        "pitch_hz": np.where(has_resonance, pitches, None).tolist(),
+        "wave": np.where(has_resonance, np.asarray(WAVE_SHAPES, dtype=object)[shapes], None).tolist(),
+        "resonance_mix": c["excitation_mix"][:, 1].tolist(),
+        "decay_s": decay_time_s(c["decay_per_frame"], cfg.frame_size, cfg.sample_rate).tolist(),
+        "noise_centre_hz": c["noise_centre_hz"].tolist(),
+        "noise_width_hz": c["noise_width_hz"].tolist(),
+        "reverb_wet": c["reverb_mix"][:, 1].tolist(),
+        "room": rooms[c["room_weights"].argmax(axis=-1)].tolist(),
+    }
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
+
+
+def event_row(stored: StoredSplat, e: int) -> dict:
+    """Event `e`'s row of `event_rows`, computed for it alone: the plain definition that
+    tests hold the table to."""
+    c, cfg = stored.controls, stored.config
+    resonance = c["resonance"][e]
+    strongest = int(resonance.argmax())
+    sounds = bool(resonance.max() > 0)
+    if "pitch_hz" in c:
+        pitch_hz, shape = float(c["pitch_hz"][e]), strongest
+    else:
+        pitch_hz, shape = float(grid_pitches_hz(cfg.n_pitches)[strongest % cfg.n_pitches]), strongest // cfg.n_pitches
+    return {
+        "event": e,
+        "onset_s": float(stored.onset_samples[e]) / cfg.sample_rate,
+        "gain_db": float(gain_db(c["gain"][e])),
+        "pitch_hz": pitch_hz if sounds else None,
+        "wave": WAVE_SHAPES[shape] if sounds else None,
+        "resonance_mix": float(c["excitation_mix"][e, 1]),
+        "decay_s": float(decay_time_s(c["decay_per_frame"][e], cfg.frame_size, cfg.sample_rate)),
+        "noise_centre_hz": float(c["noise_centre_hz"][e]),
+        "noise_width_hz": float(c["noise_width_hz"][e]),
+        "reverb_wet": float(c["reverb_mix"][e, 1]),
+        "room": stored.rooms.room_names[int(c["room_weights"][e].argmax())],
+    }
 
 
 def summarise(stored: StoredSplat, path: Path | None = None) -> dict:

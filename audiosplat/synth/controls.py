@@ -70,6 +70,39 @@ class EventControls:
         return replace(self, **changes)
 
 
+# Bounds that keep a render's float32 arithmetic finite. No fit comes near them, so every
+# fitted render keeps its bytes. Amplitudes (gain, resonance weights): 120 dB. Centres and
+# widths of the Gaussian windows (noise band, low-passes, envelope), in their windows'
+# units (0 to 1 is DC to Nyquist, or the window's first to last sample): within 1e6 units
+# a window's squared distance stays finite down to its narrowest width
+# (`dsp.core.EPS_WIDTH`, 1e-12), and a width converted from seconds does not overflow.
+MAX_AMPLITUDE = 1e6
+MAX_UNITS = 1e6
+
+
+def within_render_range(controls: EventControls, sample_rate: int, n_samples: int) -> EventControls:
+    """The controls clamped to where the synth's float32 arithmetic stays finite: gain and
+    resonance weights within +-MAX_AMPLITUDE, the softmax weights (excitation_mix,
+    room_weights, reverb_mix) within +-1, the windows' centres within MAX_UNITS of their
+    unit intervals and their widths at most MAX_UNITS (Hz over Nyquist; seconds over the
+    envelope grid of `n_samples`). Values inside the bounds are unchanged, to the bit; NaN
+    stays NaN."""
+    nyquist_hz = sample_rate / 2.0
+    window_s = (n_samples - 1) / sample_rate  # the envelope grid's unit interval, in seconds
+    return controls.replace(
+        gain=controls.gain.clamp(-MAX_AMPLITUDE, MAX_AMPLITUDE),
+        resonance=controls.resonance.clamp(-MAX_AMPLITUDE, MAX_AMPLITUDE),
+        excitation_mix=controls.excitation_mix.clamp(-1.0, 1.0),
+        room_weights=controls.room_weights.clamp(-1.0, 1.0),
+        reverb_mix=controls.reverb_mix.clamp(-1.0, 1.0),
+        noise_centre_hz=controls.noise_centre_hz.clamp(-MAX_UNITS * nyquist_hz, (1.0 + MAX_UNITS) * nyquist_hz),
+        noise_width_hz=controls.noise_width_hz.clamp(max=MAX_UNITS * nyquist_hz),
+        resonance_cutoff_hz=controls.resonance_cutoff_hz.clamp(max=MAX_UNITS * nyquist_hz),
+        envelope_centre_s=controls.envelope_centre_s.clamp(-MAX_UNITS * window_s, (1.0 + MAX_UNITS) * window_s),
+        envelope_width_s=controls.envelope_width_s.clamp(max=MAX_UNITS * window_s),
+    )
+
+
 def concat_controls(parts: list[EventControls]) -> EventControls:
     """The events of several clips (or files) as one set, one part after the other."""
     if len(parts) == 1:

@@ -17,7 +17,8 @@ import torch
 from audiosplat.core.config import ModelConfig
 from audiosplat.dsp.onset import delay_by_samples
 from audiosplat.synth.controls import EventControls
-from audiosplat.synth.render import SynthAssets, event_signals
+from audiosplat.synth.render import SynthAssets, event_signals, finite_or_refused, for_output
+from audiosplat.synth.threads import render_threads
 
 
 def span_samples(config: ModelConfig) -> int:
@@ -54,17 +55,22 @@ def render_windows(
 ) -> Iterator[torch.Tensor]:
     """The render of all events (onsets in [0, T)), a window of N samples at a time, the
     last one cut at T = `assets.config.total_length`. Events are synthesised `max_events`
-    at a time. `assets` may hold any events' noise: each window's is made from `noise_seeds`."""
+    at a time. `assets` may hold any events' noise: each window's is made from `noise_seeds`.
+    A render for output (`render.for_output`): each window is made at the fixed thread
+    count, and one that is not finite is refused."""
     cfg = assets.config
     n, total = cfg.n_samples, cfg.total_length
-    room_spectra = span_room_spectra(assets)
+    with render_threads():
+        room_spectra = span_room_spectra(assets)
+    bounded = for_output(controls, cfg)
     onsets = controls.onset_samples
     carry = torch.zeros(span_samples(cfg), device=assets.waves.device)
     for k in range(cfg.n_windows):
         chosen = torch.nonzero(onsets // n == k).flatten()
-        for part in torch.split(chosen, max_events) if len(chosen) else ():
-            events = controls.select(part).map(lambda t, device=carry.device: t.to(device))
-            local_onsets = (onsets[part] - k * n).to(carry.device)
-            carry += render_span(events, local_onsets, assets.with_events(noise_seeds[part]), room_spectra)
-        yield carry[: min(n, total - k * n)].clone()
+        with render_threads():  # not across the yield: the caller's work runs at its own count
+            for part in torch.split(chosen, max_events) if len(chosen) else ():
+                events = bounded.select(part).map(lambda t, device=carry.device: t.to(device))
+                local_onsets = (onsets[part] - k * n).to(carry.device)
+                carry += render_span(events, local_onsets, assets.with_events(noise_seeds[part]), room_spectra)
+        yield finite_or_refused(carry[: min(n, total - k * n)]).clone()
         carry = torch.cat([carry[n:], torch.zeros(n, device=carry.device)])

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from audiosplat.core.config import ModelConfig
+from audiosplat.core.errors import AudiosplatError
 from audiosplat.dsp.core import EPS_WIDTH, exp_decay, exp_decay_prefix, gauss_window
 from audiosplat.dsp.onset import delay_by_bits, delay_by_samples
 from audiosplat.dsp.oscillator import oscillate
@@ -35,8 +36,9 @@ from audiosplat.dsp.spectral_ops import (
 )
 from audiosplat.dsp.wave_mix import mix_waves
 from audiosplat.dsp.wavetable import make_wavetable
-from audiosplat.synth.controls import EventControls
+from audiosplat.synth.controls import EventControls, within_render_range
 from audiosplat.synth.rooms import RoomBank
+from audiosplat.synth.threads import render_threads
 
 
 def map_on_threads(fn: Callable, items: Iterable) -> list:
@@ -104,23 +106,25 @@ class SynthAssets:
         whose resonance weights are cut to the same columns (`used_waves`)."""
         if config.pitches == "exact":
             wave_rows = torch.zeros(0, dtype=torch.int64)
-        waves = make_wavetable(config.n_pitches, config.event_length, config.sample_rate, config.waves, wave_rows).to(device)
         impulses = rooms.impulses.to(device)
         if impulses.shape[-1] != config.n_samples:
             raise ValueError(f"room impulses have {impulses.shape[-1]} samples, expected {config.n_samples}")
-        empty = torch.zeros(0, device=device)
-        assets = cls(config, waves, empty, empty, impulses, torch.fft.rfft(impulses, n=2 * config.n_samples))
-        return assets.with_events(noise_seeds)
+        with render_threads():  # the same assets whatever the thread count
+            waves = make_wavetable(config.n_pitches, config.event_length, config.sample_rate, config.waves, wave_rows).to(device)
+            empty = torch.zeros(0, device=device)
+            assets = cls(config, waves, empty, empty, impulses, torch.fft.rfft(impulses, n=2 * config.n_samples))
+            return assets.with_events(noise_seeds)
 
     def with_events(self, noise_seeds: torch.Tensor) -> SynthAssets:
         """The same assets for other events: the noise of these (E,) seeds (the wavetable
         and rooms, the costly part, are shared)."""
         cfg, device = self.config, self.waves.device
-        # the first L samples of each event's N-sample noise: the generator's stream is
-        # sequential (format §13.2), so they are drawn alone
-        noise = event_noise(noise_seeds, cfg.event_length).to(device)
-        # MKL refuses a transform of no rows; no events have an empty spectrum
-        spectrum = torch.fft.rfft(noise) if len(noise) else torch.zeros(0, cfg.event_length // 2 + 1, dtype=torch.complex64, device=device)
+        with render_threads():
+            # the first L samples of each event's N-sample noise: the generator's stream is
+            # sequential (format §13.2), so they are drawn alone
+            noise = event_noise(noise_seeds, cfg.event_length).to(device)
+            # MKL refuses a transform of no rows; no events have an empty spectrum
+            spectrum = torch.fft.rfft(noise) if len(noise) else torch.zeros(0, cfg.event_length // 2 + 1, dtype=torch.complex64, device=device)
         return dataclasses.replace(self, noise=noise, noise_spectrum=spectrum)
 
 
@@ -372,13 +376,58 @@ def reverb_stems(placed: torch.Tensor, controls: EventControls, assets: SynthAss
 def render_clips(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
     """Every event rendered, placed, reverberated and summed per clip: (C, N) for the C
     clips whose C*E events `controls` and `assets` hold (C = 1 for one clip). Without
-    gradients to make, the events are overlap-added into the room mixes directly
-    (`overlap_added_mixes`); tests hold the two ways together."""
+    gradients to make, a render for output (`for_output`) that overlap-adds the events into
+    the room mixes directly (`overlap_added_mixes`); tests hold the two ways together."""
     if torch.is_grad_enabled() and controls.requires_grad:
         return reverb_clips(render_placed(controls, assets), controls, assets)
-    return reverb_mixes(overlap_added_mixes(controls, assets), assets)
+    bounded = for_output(controls, assets.config)
+    with render_threads():
+        clips = reverb_mixes(overlap_added_mixes(bounded, assets), assets)
+    return finite_or_refused(clips)
 
 
 def render_stems(controls: EventControls, assets: SynthAssets) -> torch.Tensor:
-    """One signal per event, reverb included: (E, N)."""
-    return reverb_stems(render_placed(controls, assets), controls, assets)
+    """One signal per event, reverb included: (E, N). Without gradients to make, a render
+    for output (`for_output`)."""
+    if torch.is_grad_enabled() and controls.requires_grad:
+        return reverb_stems(render_placed(controls, assets), controls, assets)
+    bounded = for_output(controls, assets.config)
+    with render_threads():
+        stems = reverb_stems(render_placed(bounded, assets), bounded, assets)
+    return finite_or_refused(stems, per_event=True)
+
+
+def for_output(controls: EventControls, config: ModelConfig) -> EventControls:
+    """The controls as a render for output takes them: refused with an AudiosplatError
+    naming the events if any control is NaN or infinite, else clamped where float32 would
+    overflow (`within_render_range`). Such a render runs at a fixed thread count
+    (`threads.render_threads`), so that its bytes do not depend on torch's, and its samples
+    pass `finite_or_refused`."""
+    finite = torch.stack([_finite_rows(value) for value in controls.named_fields().values()]).all(dim=0)
+    blamed = torch.nonzero(~finite.cpu())[:, 0].tolist()
+    if blamed:
+        raise AudiosplatError(_non_finite_sentence(blamed))
+    return within_render_range(controls, config.sample_rate, config.n_samples)
+
+
+def finite_or_refused(audio: torch.Tensor, *, per_event: bool = False) -> torch.Tensor:
+    """`audio` if all its samples are finite, else an AudiosplatError in one sentence; with
+    `per_event` (audio (E, N), one row per event) it names the events whose rows are not."""
+    finite = _finite_rows(audio if per_event else audio.flatten()[None])
+    if bool(finite.all()):
+        return audio
+    raise AudiosplatError(_non_finite_sentence(torch.nonzero(~finite.cpu())[:, 0].tolist() if per_event else []))
+
+
+def _finite_rows(values: torch.Tensor) -> torch.Tensor:
+    """(E, ...) -> (E,) bool: whether each row holds finite values only."""
+    return torch.isfinite(values.flatten(1) if values.dim() > 1 else values[:, None]).all(dim=1)
+
+
+def _non_finite_sentence(events: list[int]) -> str:
+    if not events:
+        return "the events render non-finite samples (NaN or inf): their controls or rooms are out of range"
+    if len(events) == 1:
+        return f"event {events[0]} renders non-finite samples (NaN or inf): its controls are out of range"
+    listed = ", ".join(map(str, events[:8])) + (f" and {len(events) - 8} more" if len(events) > 8 else "")
+    return f"events {listed} render non-finite samples (NaN or inf): their controls are out of range"

@@ -38,7 +38,7 @@ def test_time_budget_ends_a_fit_complete(tmp_path):
     assert read_splat(spent).fit["steps"] == 0 and not read_splat(spent).fit["partial"]
     assert run_cli("fit", GUITAR, "-o", ample, *SMALL_FIT[:-2], "--steps", "2", "--seconds", "600").exit_code == 0
     assert read_splat(ample).fit["steps"] == 2 and read_splat(ample).fit["seconds_budget"] == 600
-    assert_one_line_error(run_cli("fit", GUITAR, "-o", ample, *SMALL_FIT, "--seconds", "-1"), "seconds", code=1)
+    assert_one_line_error(run_cli("fit", GUITAR, "-o", ample, *SMALL_FIT, "--seconds", "-1"), "seconds", code=2)
 
 
 def test_fit_quiet_prints_nothing_on_stderr(tmp_path):
@@ -128,7 +128,7 @@ def test_fit_output_equal_to_input_is_refused(tmp_path):
     source = tmp_path / "in.wav"
     shutil.copy(GUITAR, source)
     before = source.read_bytes()
-    assert_one_line_error(run_cli("fit", source, "-o", source, *SMALL_FIT), "same file")
+    assert_one_line_error(run_cli("fit", source, "-o", source, *SMALL_FIT), "would overwrite the input", code=2)
     assert source.read_bytes() == before
 
 
@@ -146,7 +146,7 @@ def test_render_bad_splats_are_one_line(tmp_path):
 def test_render_output_over_its_input_is_refused(tmp_path):
     source = tmp_path / "g.splat"
     shutil.copy(GOLDEN, source)
-    assert_one_line_error(run_cli("render", source, "-o", source), "same file")
+    assert_one_line_error(run_cli("render", source, "-o", source), "would overwrite the input", code=2)
     assert source.read_bytes() == GOLDEN.read_bytes()
 
 
@@ -158,7 +158,7 @@ def test_usage_errors_exit_2(tmp_path):
 
 def test_bad_option_values_are_one_line(tmp_path):
     result = run_cli("fit", GUITAR, "-o", tmp_path / "x.splat", "--events", "3", "--steps", "1")
-    assert_one_line_error(result, "events")
+    assert_one_line_error(result, "events", code=2)
 
 
 def test_fit_pitches_exact_by_default_grid_on_request(tmp_path):
@@ -179,7 +179,7 @@ def test_fit_pitches_exact_by_default_grid_on_request(tmp_path):
     rows = summary["event_table"]
     assert [round(r["pitch_hz"], 3) for r in rows] == [round(float(p), 3) for p in written["default"].controls.pitch_hz]
     for options, fragment in ((["--pitches", "exact", "--waves", "naive"], "band-limited"), (["--pitches", "exact", "--model", "seed"], "direct model")):
-        assert_one_line_error(run_cli("fit", GUITAR, "-o", tmp_path / "bad.splat", *SMALL_FIT, *options), fragment)
+        assert_one_line_error(run_cli("fit", GUITAR, "-o", tmp_path / "bad.splat", *SMALL_FIT, *options), fragment, code=2)
     assert not (tmp_path / "bad.splat").exists()
 
 
