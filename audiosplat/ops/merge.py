@@ -50,9 +50,11 @@ def merge(first: Splat, other: Splat, at_s: float) -> Splat:
         )
     shift = round(at_s * a.sample_rate)
     config = dataclasses.replace(a, total_samples=max(a.total_length, shift + b.total_length))
-    onsets = torch.cat([first.controls.onset_samples, other.controls.onset_samples + shift])
-    controls = concat_controls([first.controls, other.controls])
-    controls = controls.replace(onset_bits=samples_to_bits(onsets, config.n_onset_bits))
+    # Onset bits are as wide as the merged length needs; the two files' may differ from it.
+    controls = concat_controls([
+        part.replace(onset_bits=samples_to_bits(part.onset_samples + moved, config.n_onset_bits))
+        for part, moved in ((first.controls, 0), (other.controls, shift))
+    ])
     model = build_model(first.config, first.rooms.n_rooms)  # its rules, not its parameters
     other_parameters, other_latents = model.shifted(other.parameters, other.latents, shift)
     return dataclasses.replace(

@@ -260,3 +260,10 @@ def test_resume_across_a_relocation_goes_on_exactly(tmp_path, monkeypatch):
     np.testing.assert_allclose(b.loss_history, a.loss_history, rtol=1e-6)
     for name, value in a.parameters.items():
         torch.testing.assert_close(b.parameters[name], value, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_the_event_table_lines_up_its_columns():
+    from audiosplat.cli.inspect import text_table
+
+    lines = text_table(("n", "name", "value"), [("1", "a", "0.5"), ("10", "long name", "-12.25")], left=("name",))
+    assert lines == [" n  name        value", " 1  a             0.5", "10  long name  -12.25"]

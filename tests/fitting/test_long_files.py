@@ -171,6 +171,17 @@ def test_merging_at_s_shifts_the_other_events_by_s(fitted_splat):
         assert torch.allclose(rows, original.parameters["groups.onset_frames"][:, 0] + shift / original.config.frame_size)
 
 
+def test_merging_a_window_file_with_a_long_file_places_both(fitted_splat, long_fit):
+    """Onset bits are as wide as each file's length needs: the merge re-encodes both."""
+    window, long = read_splat(fitted_splat), read_splat(long_fit[1])
+    shift = round(0.1 * window.config.sample_rate)
+    merged = merge(window, long, 0.1)
+    assert merged.config.total_samples == shift + long.config.total_length
+    expected = torch.cat([window.controls.onset_samples, long.controls.onset_samples + shift])
+    assert torch.equal(merged.controls.onset_samples, expected)
+    assert torch.equal(merge(long, window, 0.0).controls.onset_samples[: long.n_events], long.controls.onset_samples)
+
+
 def test_merging_files_with_other_rooms_is_refused(fitted_splat):
     original = read_splat(fitted_splat)
     rooms = user_bank(["a"], torch.ones(1, original.config.n_samples))
