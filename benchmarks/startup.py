@@ -33,7 +33,9 @@ def main() -> None:
     cli = [args.python, "-m", "audiosplat"]
     with tempfile.TemporaryDirectory() as workdir:
         fitted = Path(workdir) / "piano.splat"
-        subprocess.run([*cli, "fit", str(MOZART), "-o", str(fitted), "--steps", "0", "-q"], check=True)
+        # run in the temporary folder: from the project's root, `-m audiosplat` would find this
+        # checkout's package before the other interpreter's own
+        subprocess.run([*cli, "fit", str(MOZART), "-o", str(fitted), "--steps", "0", "-q"], check=True, cwd=workdir)
         commands = {
             "python": [args.python, "-c", "pass"],
             "import_torch": [args.python, "-c", "import torch"],
@@ -42,7 +44,7 @@ def main() -> None:
         }
         medians = {}
         for name, command in commands.items():
-            times = time_repeats(lambda command=command: subprocess.run(command, check=True, capture_output=True), args.repeats)
+            times = time_repeats(lambda command=command: subprocess.run(command, check=True, capture_output=True, cwd=workdir), args.repeats)
             medians[name] = summary(times)["median_s"]
             ratio = medians[name] / medians["import_torch"] if "import_torch" in medians else None
             emit({"figure": name, **summary(times), "vs_import_torch": ratio, "goal_s": GOALS_S.get(name)})
