@@ -6,8 +6,8 @@
 Fits each clip (default: every wav in ../shared/audio) with the given budget (--steps, and/or
 --seconds of wall clock per clip, whichever ends first; --steps 0 scores the untrained model
 and the baselines quickly) and scores the render, and the
-baselines of benchmarks/baselines.py (silence, a 16-band noise vocoder, a random-phase |STFT|
-oracle), against the clip: ViSQOL MOS-LQO (audio mode at 48 kHz; needs audiosplat[eval]),
+baselines of benchmarks/baselines.py (silence, a 16-band noise vocoder — the shared render of
+the clip in ../shared/audio/baselines where there is one —, a random-phase |STFT| oracle), against the clip: ViSQOL MOS-LQO (audio mode at 48 kHz; needs audiosplat[eval]),
 chroma similarity, multi-scale log-mel distance, relative spectral L1 at 2048/256 and 512/128.
 Also how many numbers each method stores and how long it took. One JSON line per clip and
 method on stdout; a table on stderr at the end. Clips run one after the other.
@@ -65,7 +65,8 @@ def fitted(args: argparse.Namespace, config: ModelConfig, fit_config: FitConfig,
         extra = {"steps": int(splat.fit["steps"]), "file_numbers": model_numbers(splat), "pitches": splat.config.pitches}
         return torch.from_numpy(render_splat(splat)), splat.stored_numbers(), extra
 
-    return Method(f"fitted {config.model}", render)
+    bed = f"{config.noise_anchors}x{config.noise_bands} bed" if config.has_noise_bed else "no bed"
+    return Method(f"fitted {config.model}, {bed}", render)
 
 
 def baselines(config: ModelConfig, seed: int) -> list[Method]:
@@ -73,9 +74,18 @@ def baselines(config: ModelConfig, seed: int) -> list[Method]:
         levels = vocoder_levels(target, config.sample_rate)
         return vocoder_render(levels, target.shape[-1], config.sample_rate, torch.Generator().manual_seed(seed)), levels.numel(), {}
 
+    def shared_vocoder(clip: Path, target: torch.Tensor) -> tuple[torch.Tensor, int, dict]:
+        """The shared render of this clip (../shared/audio/baselines), when there is one:
+        ViSQOL of noise moves by tenths between seeds, so fits are held to the same file."""
+        path = SHARED_AUDIO / "baselines" / f"{clip.stem}__vocoder16x129.wav"
+        if not path.is_file():
+            return vocoder(clip, target)
+        audio = torch.from_numpy(load_clip(path, n_samples=target.shape[-1], sample_rate=config.sample_rate, normalise=False).samples)
+        return audio, 16 * 129, {"file": path.name}
+
     return [
         Method("silence", lambda clip, target: (torch.zeros_like(target), 0, {})),
-        Method("noise vocoder", vocoder),
+        Method("noise vocoder", shared_vocoder),
         Method("oracle |STFT|", lambda clip, target: (*oracle_render(target, torch.Generator().manual_seed(seed)), {})),
     ]
 
@@ -121,6 +131,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--keep", type=Path, help="keep each fit's .splat in this folder (to render, inspect or plot later)")
     parser.add_argument("--model", nargs="+", choices=MODELS, default=["direct", "seed"], help="models to fit, each in its own rows")
+    parser.add_argument("--noise-bed", nargs="+", default=["default"], help="noise beds to fit with, each in its own rows: ANCHORSxBANDS, 0x0 for none, or default (the model's)")
     args = parser.parse_args()
     if args.steps is None and args.seconds is None:
         parser.error("give a budget: --steps N and/or --seconds S")
@@ -135,9 +146,15 @@ def main() -> None:
         kind = MODEL_KINDS[model]
         return args.pitches if args.pitches in kind.pitch_choices else kind.fit_pitches(args.waves)
 
+    def bed(spec: str) -> dict:
+        if spec == "default":
+            return {}
+        anchors, bands = (int(n) for n in spec.split("x"))
+        return {"noise_anchors": anchors, "noise_bands": bands}
+
     configs = [
-        ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, model=m, waves=args.waves, pitches=pitches_for(m))
-        for m in args.model
+        ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, model=m, waves=args.waves, pitches=pitches_for(m), **bed(b))
+        for m in args.model for b in args.noise_bed
     ]
     config = configs[0]
     # without --steps, --seconds alone ends the fit: give it more steps than it can take
@@ -146,7 +163,7 @@ def main() -> None:
     records = []
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch) if args.keep is None else args.keep
-        methods = [*(fitted(args, c, fit_config, workdir / c.model) for c in configs), *(baselines(config, args.seed) if args.baselines else [])]
+        methods = [*(fitted(args, c, fit_config, workdir / f"{c.model}-{c.noise_anchors}x{c.noise_bands}") for c in configs), *(baselines(config, args.seed) if args.baselines else [])]
         for clip in args.clips:
             target = torch.from_numpy(load_clip(clip, n_samples=config.n_samples, sample_rate=config.sample_rate).samples)
             for method in methods:

@@ -32,6 +32,7 @@ from audiosplat.ops.perturb import perturb
 from audiosplat.synth.long_render import render_windows
 from audiosplat.synth.render import SynthAssets, render_clips, render_stems, used_waves
 from audiosplat.synth.rooms import RoomBank, procedural_bank
+from audiosplat.synth.threads import render_threads
 
 # What the fitting functions fit by default: the default model, pitches as a fit chooses them
 FIT_MODEL = ModelConfig(pitches=MODEL_KINDS[MODELS[0]].fit_pitches())
@@ -153,7 +154,7 @@ def fit_long_input(
     from the input's offset and whose `total_samples` is the length fitted. The audio is
     divided by its peak over all windows (read twice, a window at a time, never whole)."""
     total = input_samples(item, config)
-    long_config = dataclasses.replace(config, total_samples=total)
+    long_config = dataclasses.replace(config, total_samples=total, noise_anchors=0, noise_bands=0)  # no bed yet: one per window is to come
     n, rate = config.n_samples, config.sample_rate
 
     def raw_window(k: int) -> tuple[np.ndarray, Clip]:
@@ -254,7 +255,7 @@ def fit_clips(
         for kind in dict.fromkeys(configs):
             ks = [k for k, c in enumerate(configs) if c == kind]
             targets = torch.from_numpy(np.stack([batch[k].samples for k in ks]))
-            start = None if earlier is None else [ClipStart(earlier[k].parameters, earlier[k].noise_seeds, earlier[k].optimizer) for k in ks]
+            start = None if earlier is None else [ClipStart(earlier[k].parameters, earlier[k].noise_seeds, earlier[k].optimizer, earlier[k].noise_bed) for k in ks]
             results = fit_batch(targets, kind, fit_config, rooms, torch_device, on_step=on_step, start=start, should_stop=should_stop)
             for k, result in zip(ks, results):
                 outcomes.append(_write_fit(inputs[first + k], batch[k], kind, result, None if earlier is None else earlier[k], fit_config, rooms, torch_device, argv))
@@ -341,6 +342,7 @@ def _splat_from_fit(
         optimizer=result.optimizer_state or None,
         labels=item.labels,
         provenance=_provenance(item, clip, fit_config, device, argv),
+        noise_bed=result.noise_bed,
     )
 
 
@@ -464,7 +466,20 @@ def render_splat(splat: Splat, *, device: str = "cpu", stems: bool = False) -> n
             assets = SynthAssets.build(cfg, splat.noise_seeds, splat.rooms, torch_device, wave_rows)
             controls = controls.map(lambda t: t.to(torch_device))
             audio = render_stems(controls, assets) if stems else render_clips(controls, assets)[0]
-    return audio.cpu().numpy().astype(np.float32)
+    audio = audio.cpu().numpy().astype(np.float32)
+    bed = None if stems else render_noise_bed(splat, device=device)
+    if bed is not None:  # the bed spans the first window (a merge keeps the first file's)
+        audio[: len(bed)] += bed
+    return audio
+
+
+def render_noise_bed(splat: Splat, *, device: str = "cpu") -> np.ndarray | None:
+    """Audio of the file's noise bed, (N,) float32, or None for a file without one."""
+    if splat.noise_bed is None:
+        return None
+    cfg = splat.config
+    with torch.inference_mode(), render_threads():
+        return splat.noise_bed.render(cfg.n_samples, cfg.sample_rate, resolve_device(device)).cpu().numpy().astype(np.float32)
 
 
 def quality_against(splat: Splat, source: Path, *, device: str = "cpu") -> dict[str, float]:
@@ -487,7 +502,7 @@ def draw_splat_timeline(splat: Splat, output: Path, *, against: Path | None = No
     render = source = None
     if against is not None:
         source = _source_clip(splat, Path(against)).samples
-        render = stems.sum(axis=0)
+        render = stems.sum(axis=0) + (render_noise_bed(splat, device=device) if splat.noise_bed is not None else 0.0)
     draw_timeline(Path(output), splat, stems, render=render, source=source)
 
 

@@ -62,6 +62,7 @@ def fit(
     waves: Annotated[Optional[WaveKind], typer.Option(help="Wavetable: band-limited (no aliases; the direct model's default) or naive (method.md's; the seed model's default).", show_default=False)] = None,
     pitches: Annotated[Optional[PitchKind], typer.Option(help="exact: each direct event sounds its own pitch; grid: a mix of the wavetable's 128 pitches (the seed model's, and better for a gliding voice); auto: the direct model's default, grid for clips whose main pitch glides (speech, song), exact for the others.", show_default=False)] = None,
     loss: Annotated[Optional[LossName], typer.Option(help="multiband (method.md's; the seed model's default), multiband-balanced (each band's features weighted towards equal say; the direct model's default), multiband-log (plus the log-magnitude distance of the same features) or noise (the original's stochastic loss).", show_default=False)] = None,
+    noise_bed: Annotated[Optional[str], typer.Option(metavar="ANCHORSxBANDS|none", help="The noise bed that carries the unpitched part (breath, bow, hammer, fricatives): level anchors over the clip x mel bands, e.g. 32x16 (the direct model's default), or none. The seed model has none unless asked.", show_default=False)] = None,
     rooms: Annotated[Optional[Path], typer.Option(help="Folder of impulse-response audio files to use as rooms (default: the built-in procedural rooms).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Continue the fit stored in this .splat (one input only) exactly: its parameters, Adam state, sizes, seed, loss and rooms are used; --steps more steps are taken.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Clips fitted together in one batch (default: 1 on the CPU, as many as fit in memory on a GPU).")] = None,
@@ -100,7 +101,10 @@ def fit(
         usage_check(resume is None or jobs == 1, "--resume continues one fit in this process: drop --jobs")
         steps = steps if steps is not None else (UNBOUNDED_STEPS if seconds is not None else DEFAULT_STEPS)
         try:  # settings checked before any input is read, not after a fit
-            config = ModelConfig(n_samples=samples, n_events=events, event_samples=event_samples, model=model.value, waves=waves and waves.value, pitches=pitches.value if pitches else MODEL_KINDS[model.value].fit_pitches(waves and waves.value))
+            config = ModelConfig(
+                n_samples=samples, n_events=events, event_samples=event_samples, model=model.value, waves=waves and waves.value,
+                pitches=pitches.value if pitches else MODEL_KINDS[model.value].fit_pitches(waves and waves.value), **noise_bed_size(noise_bed),
+            )
             fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss and loss.value, seconds=seconds)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
@@ -144,6 +148,18 @@ def fit(
                 err.print(f"interrupted: {len(inputs) - batch.tally.seen} input(s) not fitted")
             raise typer.Exit(130)
         exit_if_failed(batch)
+
+
+def noise_bed_size(spec: str | None) -> dict[str, int]:
+    """ModelConfig's noise_anchors and noise_bands from `--noise-bed` (none: the model's default)."""
+    if spec is None:
+        return {}
+    if spec == "none":
+        return {"noise_anchors": 0, "noise_bands": 0}
+    anchors, _, bands = spec.partition("x")
+    if not (anchors.isdigit() and bands.isdigit()):
+        raise UsageError(f"--noise-bed takes ANCHORSxBANDS (e.g. 32x16) or none, got '{spec}'")
+    return {"noise_anchors": int(anchors), "noise_bands": int(bands)}
 
 
 def describe_fit(r: ItemReport) -> str:

@@ -102,6 +102,13 @@ def _print_summary(s: dict) -> None:
         f"{s['model']} model, {s['pitches']} pitches; {s['stored_numbers']} stored numbers, {s['bytes']} bytes; "
         f"rooms {s['rooms']}; source {s['source']}"
     )
+    bed = s.get("noise_bed")
+    if bed is not None:
+        bands = " ".join("-" if level is None else f"{level:.0f}" for level in bed["band_level_db"])
+        out.print(
+            f"noise bed: {bed['anchors']} anchors x {bed['bands']} bands, {bed['band_hz'][0]:.0f}-{bed['band_hz'][-1]:.0f} Hz; "
+            + ("silent" if bed["level_db_max"] is None else f"loudest {bed['level_db_max']:.1f} dB; mean level by band, dB: {bands}")
+        )
     if "against" in s:
         q = s["against"]
         out.print(

@@ -38,7 +38,7 @@ def render(
     sources: InputsArg = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="The wav file to write ('-': to stdout, one input only); a folder when there are several inputs.", show_default=False)] = ...,
     subtype: Annotated[Subtype, typer.Option(help="Sample format of the wav.")] = Subtype("float"),
-    stems: Annotated[Optional[Path], typer.Option(help="Also write one wav per event into this folder (in a batch, a subfolder per input).")] = None,
+    stems: Annotated[Optional[Path], typer.Option(help="Also write one wav per event (event-NNN.wav) and the noise bed (noise-bed.wav) into this folder (in a batch, a subfolder per input).")] = None,
     glob: GlobOpt = None,
     skip_existing: SkipOpt = False,
     fail_fast: FailFastOpt = False,
@@ -53,7 +53,7 @@ def render(
     Examples: audiosplat render mozart.splat -o mozart.wav --subtype pcm16;
     audiosplat render fitted/ -o renders/ --skip-existing
     """
-    from audiosplat.app.api import render_splat  # torch loads here: only commands that compute need it
+    from audiosplat.app.api import render_noise_bed, render_splat  # torch loads here: only commands that compute need it
     from audiosplat.app.outputs import is_complete_output
     from audiosplat.io.audio import write_wav, write_wav_stream
     from audiosplat.io.splatfile import read_splat
@@ -74,12 +74,15 @@ def render(
                 folder.mkdir(parents=True, exist_ok=True)
                 for e, stem in enumerate(render_splat(splat, device=device.value, stems=True)):
                     write_wav(folder / f"event-{e:03d}.wav", stem, rate, fmt)
+                if splat.noise_bed is not None:
+                    write_wav(folder / "noise-bed.wav", render_noise_bed(splat, device=device.value), rate, fmt)
             if to_stdout:
                 write_wav_stream(sys.stdout.buffer, audio, rate, fmt)
             else:
                 write_wav(out, audio, rate, fmt)
             if not quiet:
-                extra = f" and {splat.n_events} stems in {folder}" if folder is not None else ""
+                parts = f"{splat.n_events} stems" + (" and the noise bed" if splat.noise_bed is not None else "")
+                extra = f" and {parts} in {folder}" if folder is not None else ""
                 err.print(f"{source}: rendered {splat.config.duration_s:.3f} s at {rate} Hz to {'stdout' if to_stdout else out}{extra}")
 
         if str(output) == STDIN:

@@ -24,6 +24,10 @@ PITCH_BUMP_STEPS = 0.35
 MAX_SAMPLES = 2**22
 MAX_EVENTS = 4096
 MAX_TOTAL_SAMPLES = 2**30  # 13.5 hours at 22050 Hz
+MAX_NOISE_ANCHORS, MAX_NOISE_BANDS = 4096, 128
+# The direct model's noise bed: 32 anchors (95 ms apart over a default clip) of 16 mel
+# bands, 512 numbers beside 64 events' 1,792 (docs/benchmarks.md, "The noise bed").
+DEFAULT_NOISE_BED = (32, 16)
 LOSS_NAMES = ("multiband", "multiband-balanced", "multiband-log", "noise")
 
 
@@ -42,6 +46,8 @@ class ModelKind:
             grid or exact per clip.
         perturb_targets: what `perturb` may move in its files, the default first.
         help: one line for `fit --help`.
+        noise_bed: (anchors, bands) of the noise bed its fits have by default
+            (`synth.noise_bed`); (0, 0) for none.
     """
 
     name: str
@@ -50,6 +56,7 @@ class ModelKind:
     pitch_choices: tuple[str, ...]
     perturb_targets: tuple[str, ...]
     help: str
+    noise_bed: tuple[int, int] = (0, 0)
 
     def fit_pitches(self, waves: str | None = None) -> str | None:
         """The pitches a fit asks for when none are given: "auto" where the model takes it
@@ -64,7 +71,7 @@ MODEL_KINDS: dict[str, ModelKind] = {
     kind.name: kind
     for kind in (
         # its latents are the events' own parameters, in natural units
-        ModelKind("direct", "band-limited", "exact", PITCH_CHOICES, ("events",), "each event's physical controls fitted directly, started from an analysis of the clip"),
+        ModelKind("direct", "band-limited", "exact", PITCH_CHOICES, ("events",), "each event's physical controls fitted directly, started from an analysis of the clip", DEFAULT_NOISE_BED),
         # roots: the two root latents, so that the events under each move together (the
         # article's perturbation); events: each event's own latent; both
         ModelKind("seed", "naive", "grid", ("grid",), ("roots", "events", "both"), "the original latent-tree model (method.md)"),
@@ -102,6 +109,9 @@ class ModelConfig:
         pitch_bump: the direct model's Gaussian bump over the pitch grid, standard
             deviation in grid steps (`direct.pitch_weights`), PITCH_BUMP_STEPS by default.
             Used by "grid" pitches only.
+        noise_anchors, noise_bands: the noise bed's size (`synth.noise_bed`): level anchors
+            over the clip and mel bands; 0 and 0 for none (files before format 1.6.0).
+            None means the model's default (`ModelKind.noise_bed`), then stored here.
         pitches: "grid" (each event's resonance weighs the wavetable's rows) or "exact"
             (each event sounds its own pitch in Hz, `dsp.oscillator`; band-limited waves
             only), as far as the model's `ModelKind.pitch_choices` allow; None means the
@@ -122,6 +132,8 @@ class ModelConfig:
     waves: str | None = None
     pitch_bump: float = PITCH_BUMP_STEPS
     pitches: str | None = None
+    noise_anchors: int | None = None
+    noise_bands: int | None = None
 
     def __post_init__(self) -> None:
         if self.model not in MODEL_KINDS:
@@ -140,6 +152,16 @@ class ModelConfig:
             raise ValueError(f"{self.pitches} pitches are not for the {self.model} model (it takes {', '.join(kind.pitch_choices)}); they need the {takers} model")
         if self.pitches != "grid" and self.waves != "band-limited":
             raise ValueError(f"{self.pitches} pitches need band-limited waves (naive waves have grid pitches only)")
+        if self.noise_anchors is None or self.noise_bands is None:
+            object.__setattr__(self, "noise_anchors", kind.noise_bed[0] if self.noise_anchors is None else self.noise_anchors)
+            object.__setattr__(self, "noise_bands", kind.noise_bed[1] if self.noise_bands is None else self.noise_bands)
+        if (self.noise_anchors, self.noise_bands) != (0, 0) and not (
+            2 <= self.noise_anchors <= MAX_NOISE_ANCHORS and 2 <= self.noise_bands <= MAX_NOISE_BANDS
+        ):
+            raise ValueError(
+                f"a noise bed has 2 to {MAX_NOISE_ANCHORS} anchors and 2 to {MAX_NOISE_BANDS} bands (or 0 and 0 for none), "
+                f"got {self.noise_anchors} and {self.noise_bands}"
+            )
         if self.frame_size < 1:
             raise ValueError(f"frame_size must be >= 1, got {self.frame_size}")
         if self.n_samples < 2 * self.frame_size or not _is_power_of_two(self.n_samples):
@@ -162,6 +184,11 @@ class ModelConfig:
             raise ValueError(f"pitch bump must be between 0.05 and 4 grid steps, got {self.pitch_bump}")
         if self.latent_dim < 1 or self.n_pitches < 1 or self.sample_rate < 1:
             raise ValueError("latent_dim, n_pitches and sample_rate must be positive")
+
+    @property
+    def has_noise_bed(self) -> bool:
+        """Whether fits of this config have a noise bed."""
+        return self.noise_anchors > 0
 
     @property
     def event_length(self) -> int:

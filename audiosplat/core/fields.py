@@ -19,3 +19,9 @@ CONTROL_FIELDS: dict[str, tuple[str, str]] = {
     "reverb_mix": ("1", "softmax weights [dry, reverberant], sum 1"),
     "pitch_hz": ("Hz", "the resonance's own pitch (files with exact pitches only)"),
 }
+
+# The noise bed (`synth.noise_bed`): its levels' name among a fit's parameters (Adam's state
+# in /optimizer), the level at or below which it is silent, and the most a file may ask for.
+BED_PARAMETER = "noise_bed.levels_db"
+SILENT_DB = -240.0
+MAX_LEVEL_DB = 200.0

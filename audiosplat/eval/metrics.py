@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from audiosplat.core.bed_layout import hz_to_mel, mel_to_hz
 from audiosplat.fitting.loss import relative_spectral_l1
 
 MEL_WINDOWS = (32, 64, 128, 256, 512, 1024, 2048)
@@ -12,16 +13,11 @@ CHROMA_STFT = (4096, 512)  # (n_fft, hop): 5.4 Hz bins, so neighbouring semitone
 CHROMA_RANGE_HZ = (55.0, 5000.0)
 
 
-def hz_to_mel(hz: torch.Tensor) -> torch.Tensor:
-    """HTK mel scale."""
-    return 2595.0 * torch.log10(1.0 + hz / 700.0)
-
-
 def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int) -> torch.Tensor:
     """(n_mels, n_fft // 2 + 1) triangular filters evenly spaced on the mel scale, 0 Hz to Nyquist."""
     bins_hz = torch.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1, dtype=torch.float64)
     edges_mel = torch.linspace(0.0, float(hz_to_mel(torch.tensor(sample_rate / 2.0))), n_mels + 2, dtype=torch.float64)
-    edges_hz = 700.0 * (10.0 ** (edges_mel / 2595.0) - 1.0)
+    edges_hz = mel_to_hz(edges_mel)
     low, centre, high = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
     rising = (bins_hz - low) / (centre - low)
     falling = (high - bins_hz) / (high - centre)

@@ -15,12 +15,15 @@ import numpy as np
 import torch
 
 from audiosplat.core.config import LOSS_NAMES, ModelConfig
+from audiosplat.core.fields import BED_PARAMETER
 from audiosplat.core.runtime import DEVICES
+from audiosplat.fitting.bed import BED_LR_SCALE, starting_bed
 from audiosplat.fitting.loss import make_loss, relative_spectral_l1
 from audiosplat.models.analysis import resolve_pitches
 from audiosplat.models.base import EventModel
 from audiosplat.models.registry import build_model, model_class
 from audiosplat.synth.controls import EventControls, concat_controls
+from audiosplat.synth.noise_bed import NoiseBed, bed_noise, noise_spectrum, render_bed
 from audiosplat.synth.render import SynthAssets, noise_seeds_for, render_clips
 from audiosplat.synth.rooms import RoomBank
 
@@ -83,6 +86,7 @@ class FitResult:
     latents: torch.Tensor
     optimizer_state: dict[str, torch.Tensor]
     partial: bool = False  # stopped before all its steps (see fit_batch's should_stop)
+    noise_bed: NoiseBed | None = None  # the clip's bed, when the config has one
 
 
 def resolve_device(name: str) -> torch.device:
@@ -127,13 +131,14 @@ class ClipStart:
     parameters: dict[str, torch.Tensor]
     noise_seeds: torch.Tensor
     optimizer_state: dict[str, torch.Tensor] | None = None
+    noise_bed: NoiseBed | None = None
 
 
-def adam_state(model: EventModel, optimiser: torch.optim.Adam) -> dict[str, torch.Tensor]:
+def adam_state(named: list[tuple[str, torch.nn.Parameter]], optimiser: torch.optim.Adam) -> dict[str, torch.Tensor]:
     """Adam's moments by parameter name ("exp_avg.<name>", "exp_avg_sq.<name>") and its
     step count ("step"), on the CPU; empty before the first step."""
     state: dict[str, torch.Tensor] = {}
-    for name, param in model.named_parameters():
+    for name, param in named:
         moments = optimiser.state.get(param)
         if moments:
             state[f"exp_avg.{name}"] = moments["exp_avg"].detach().cpu().clone()
@@ -142,9 +147,9 @@ def adam_state(model: EventModel, optimiser: torch.optim.Adam) -> dict[str, torc
     return state
 
 
-def load_adam_state(model: EventModel, optimiser: torch.optim.Adam, state: dict[str, torch.Tensor]) -> None:
+def load_adam_state(named: list[tuple[str, torch.nn.Parameter]], optimiser: torch.optim.Adam, state: dict[str, torch.Tensor]) -> None:
     """Restore what `adam_state` saved (parameters without saved moments start afresh)."""
-    for name, param in model.named_parameters():
+    for name, param in named:
         if f"exp_avg.{name}" in state:
             optimiser.state[param] = {
                 "step": torch.as_tensor(float(state["step"])),
@@ -198,6 +203,10 @@ class Fitter:
                 model.load_state_dict(start[c].parameters, strict=True)
             self.models.append(model.to(device))
             self.noise_seeds.append(noise_seeds)
+        beds = [_clip_bed(config, fit_config, targets[c], None if start is None else start[c]) for c in range(self.n_clips)] if config.has_noise_bed else []
+        self.beds = [torch.nn.Parameter(bed.levels_db.to(device=device, dtype=torch.float32).clone()) for bed in beds]
+        self.bed_seeds = [bed.seed for bed in beds]
+        self.bed_spectra = noise_spectrum(torch.stack([bed_noise(seed, config.n_samples) for seed in self.bed_seeds]).to(device)) if beds else None
         self.assets = SynthAssets.build(config, torch.cat(self.noise_seeds), rooms, device)
         self.targets = targets.to(device=device, dtype=torch.float32)
         self.loss_fn = make_loss(fit_config.loss_for(config.model), self.targets, torch.Generator(device="cpu").manual_seed(fit_config.seed))
@@ -205,10 +214,13 @@ class Fitter:
         if start is None:
             self._start_strategies()
         lr = fit_config.learning_rate(config.model)
-        self.optimisers = [torch.optim.Adam(m.parameter_groups(lr), betas=betas) for m in self.models]
-        for c, (model, optimiser) in enumerate(zip(self.models, self.optimisers)):
+        self.optimisers = [
+            torch.optim.Adam(m.parameter_groups(lr) + [{"params": [bed], "lr": lr * BED_LR_SCALE} for bed in self.beds[c : c + 1]], betas=betas)
+            for c, m in enumerate(self.models)
+        ]
+        for c, optimiser in enumerate(self.optimisers):
             if start is not None and start[c].optimizer_state:
-                load_adam_state(model, optimiser, start[c].optimizer_state)
+                load_adam_state(self.named_parameters(c), optimiser, start[c].optimizer_state)
         # steps taken so far, an earlier run's included, so that a resumed fit relocates
         # events at the same steps as an uninterrupted one
         self.steps_taken = [int(s.optimizer_state["step"]) if s.optimizer_state else 0 for s in start] if start else [0] * self.n_clips
@@ -220,7 +232,7 @@ class Fitter:
         round_ = 0
         while any(m.strategy is not None for m in self.models):
             with torch.no_grad():
-                renders = self.renderer(self._decode()[0], self.assets)
+                renders = self._render(self._decode()[0])
             again = [
                 m.strategy.start(m, target, render, round_)
                 for m, target, render in zip(self.models, self.targets, renders)
@@ -229,6 +241,22 @@ class Fitter:
             if not any(again):
                 return
             round_ += 1
+
+    def named_parameters(self, c: int) -> list[tuple[str, torch.nn.Parameter]]:
+        """Clip c's parameters by name: its model's, and its bed's (`BED_PARAMETER`)."""
+        return [*self.models[c].named_parameters(), *((BED_PARAMETER, bed) for bed in self.beds[c : c + 1])]
+
+    def noise_bed(self, c: int) -> NoiseBed | None:
+        """Clip c's bed as it stands (on the CPU), or None without one."""
+        return NoiseBed(self.beds[c].detach().cpu().clone(), self.bed_seeds[c]) if self.beds else None
+
+    def _render(self, controls: EventControls) -> torch.Tensor:
+        """The C clips' renders (C, N): the events, and the beds under them."""
+        renders = self.renderer(controls, self.assets)
+        if not self.beds:
+            return renders
+        cfg = self.config
+        return renders + render_bed(torch.stack(list(self.beds)), self.bed_spectra, cfg.n_samples, cfg.sample_rate)
 
     def _decode(self) -> tuple[EventControls, list[torch.Tensor]]:
         decoded = [model() for model in self.models]
@@ -241,14 +269,14 @@ class Fitter:
         for optimiser in self.optimisers:
             optimiser.zero_grad(set_to_none=True)
         controls, _ = self._decode()
-        losses = self.loss_fn(self.renderer(controls, self.assets))
+        losses = self.loss_fn(self._render(controls))
         values = losses.detach().cpu().tolist()
         finite = torch.isfinite(losses.detach())
         if bool(finite.any()):
             losses[finite].sum().backward()
         applied = [
-            bool(ok) and clip_and_step(list(m.parameters()), opt, self.fit_config.grad_clip)
-            for ok, m, opt in zip(finite.tolist(), self.models, self.optimisers)
+            bool(ok) and clip_and_step([p for _, p in self.named_parameters(c)], opt, self.fit_config.grad_clip)
+            for c, (ok, opt) in enumerate(zip(finite.tolist(), self.optimisers))
         ]
         for c, ok in enumerate(applied):
             self.steps_taken[c] += ok
@@ -265,7 +293,7 @@ class Fitter:
         if not due:
             return
         with torch.no_grad():
-            renders = self.renderer(self._decode()[0], self.assets)
+            renders = self._render(self._decode()[0])
         for c in due:
             self.models[c].strategy.before_step(self.models[c], self.optimisers[c], self.targets[c], renders[c])
             self.relocated_at[c] = self.steps_taken[c]
@@ -275,8 +303,15 @@ class Fitter:
         the current parameters, without gradients."""
         with torch.no_grad():
             controls, latents = self._decode()
-            renders = self.renderer(controls, self.assets)
+            renders = self._render(controls)
             return controls, latents, renders, self.loss_fn(renders).cpu().tolist()
+
+
+def _clip_bed(config: ModelConfig, fit_config: FitConfig, target: torch.Tensor, start: ClipStart | None) -> NoiseBed:
+    """A clip's bed: a continued fit's, else one started from the clip (`starting_bed`)."""
+    if start is not None and start.noise_bed is not None:
+        return start.noise_bed
+    return starting_bed(target, config, fit_config.seed)
 
 
 def clip_and_step(params: list[torch.nn.Parameter], optimiser: torch.optim.Optimizer, max_grad_norm: float) -> bool:
@@ -353,8 +388,9 @@ def fit_batch(
             render=renders[c],
             controls=controls.select(slice(c * e, (c + 1) * e)).replace(onset_continuous=None),
             latents=latents[c],
-            optimizer_state=adam_state(fitter.models[c], fitter.optimisers[c]),
+            optimizer_state=adam_state(fitter.named_parameters(c), fitter.optimisers[c]),
             partial=interrupted,
+            noise_bed=fitter.noise_bed(c),
         )
         for c in range(fitter.n_clips)
     ]

@@ -20,13 +20,13 @@ from h5py import h5d, h5g, h5l, h5o, h5s
 
 from audiosplat.core.config import MAX_EVENTS, MAX_SAMPLES, MAX_TOTAL_SAMPLES, MODELS, PITCH_KINDS, WAVE_KINDS, ModelConfig
 from audiosplat.core.errors import SplatFormatError
-from audiosplat.core.fields import CONTROL_FIELDS
+from audiosplat.core.fields import BED_PARAMETER, CONTROL_FIELDS, MAX_LEVEL_DB
 from audiosplat.io.splat_attrs import FIT_ATTRIBUTES, FLAG, INTEGER, PROVENANCE_ATTRIBUTES, TEXT, attribute, read_attributes, text, typed
 from audiosplat.models.layouts import latent_width, parameter_shapes
 from audiosplat.synth.procedural_rooms import PROCEDURAL_BANK, impulses_sha256, procedural_impulses, procedural_names
 
 FORMAT_NAME = "audiosplat.splat"
-FORMAT_VERSION = "1.5.0"
+FORMAT_VERSION = "1.6.0"
 SUPPORTED_MAJOR = 1
 # Bounds on the config read from a file, so a hostile file cannot ask for huge allocations
 # (MAX_SAMPLES, MAX_EVENTS and MAX_TOTAL_SAMPLES are core.config's, which a fit also obeys).
@@ -99,14 +99,25 @@ class StoredSplat:
     format_version: str = FORMAT_VERSION
     optimizer: dict[str, np.ndarray] | None = None
     labels: dict[str, np.ndarray] | None = None
+    noise_bed: StoredNoiseBed | None = None
 
     @property
     def n_events(self) -> int:
         return int(self.onset_samples.shape[0])
 
     def stored_numbers(self) -> int:
-        """Learned numbers needed to decode and render: the parameters plus the noise seeds."""
-        return sum(p.size for p in self.parameters.values()) + self.noise_seeds.size
+        """Learned numbers needed to decode and render: the parameters plus the noise
+        seeds, and the noise bed's levels and seed."""
+        bed = 0 if self.noise_bed is None else self.noise_bed.levels_db.size + 1
+        return sum(p.size for p in self.parameters.values()) + self.noise_seeds.size + bed
+
+
+@dataclass
+class StoredNoiseBed:
+    """/noise_bed: levels (F, B) float32 dB and the seed of its noise (`synth.noise_bed`)."""
+
+    levels_db: np.ndarray
+    seed: int
 
 
 def read_stored(path: Path, *, optimizer: bool = True) -> StoredSplat:
@@ -162,6 +173,7 @@ def _read(f: h5py.File, path: Path, optimizer: bool) -> StoredSplat:
     _check_budget(f, config, e, _room_names(rooms_group, fail).shape[0], optimizer, fail)
     rooms = _read_rooms(rooms_group, config, fail)
     expected_params = parameter_shapes(config, rooms.n_rooms, e)
+    bed_shapes = {BED_PARAMETER: (config.noise_anchors, config.noise_bands)} if config.has_noise_bed else {}
     params_group = _group(f, "parameters", fail)
     parameters = {
         name: _array(params_group, name.replace(".", "/"), shape, np.floating, fail) for name, shape in expected_params.items()
@@ -191,9 +203,31 @@ def _read(f: h5py.File, path: Path, optimizer: bool) -> StoredSplat:
         provenance=read_attributes(_group(f, "provenance", fail), PROVENANCE_ATTRIBUTES, fail),
         latents_match_controls=typed(attribute(f, "latents_match_controls", fail, True), FLAG, "/@latents_match_controls", fail),
         format_version=version,
-        optimizer=_read_optimizer(f, expected_params, fail) if optimizer else None,
+        optimizer=_read_optimizer(f, expected_params | bed_shapes, fail) if optimizer else None,
         labels=_read_labels(f, fail),
+        noise_bed=_read_noise_bed(f, config, fail),
     )
+
+
+def _read_noise_bed(f: h5py.File, config: ModelConfig, fail) -> StoredNoiseBed | None:
+    """/noise_bed, which a config with a noise bed needs and one without may not have."""
+    g = _member(f, "noise_bed")
+    if not config.has_noise_bed:
+        if g is not None:
+            raise fail("/noise_bed is present but /config has no noise bed (noise_anchors = 0)")
+        return None
+    if not isinstance(g, h5py.Group):
+        raise fail(f"/config asks for a noise bed of {config.noise_anchors} x {config.noise_bands} levels, but /noise_bed is not a group")
+    levels = _array(g, "levels_db", (config.noise_anchors, config.noise_bands), np.floating, fail)
+    if np.any(levels > MAX_LEVEL_DB):
+        raise fail(f"/noise_bed/levels_db has levels above {MAX_LEVEL_DB:g} dB")
+    seed = attribute(g, "seed", fail)
+    if seed is None:
+        raise fail("/noise_bed is missing the integer attribute 'seed'")
+    seed = int(typed(seed, INTEGER, "/noise_bed@seed", fail))
+    if not 0 <= seed < 2**63:
+        raise fail(f"/noise_bed@seed = {seed} is not a seed (0 to 2^63 - 1)")
+    return StoredNoiseBed(levels, seed)
 
 
 def _check_budget(f: h5py.File, config: ModelConfig, rows: int, n_rooms: int, optimizer: bool, fail) -> None:
@@ -218,7 +252,7 @@ def file_values(config: ModelConfig, rows: int, n_rooms: int, *, moments: bool, 
     onset_samples and noise_seed two each), /parameters, with `moments` Adam's two moments,
     the rooms' impulses (stored or regenerated) and `history` float64 losses."""
     per_row = 4 + latent_width(config, n_rooms) + sum(math.prod(s[1:]) for s in _control_shapes(config, 1, n_rooms).values())
-    params = sum(math.prod(s) for s in parameter_shapes(config, n_rooms, rows).values())
+    params = sum(math.prod(s) for s in parameter_shapes(config, n_rooms, rows).values()) + config.noise_anchors * config.noise_bands
     return rows * per_row + params * (3 if moments else 1) + n_rooms * config.n_samples + 2 * history
 
 
@@ -335,6 +369,9 @@ def _read_config(g: h5py.Group, fail) -> ModelConfig:
         if int(total_samples) > MAX_TOTAL_SAMPLES:
             raise fail(f"/config/total_samples = {int(total_samples)} is larger than this reader accepts ({MAX_TOTAL_SAMPLES})")
         values["total_samples"] = int(total_samples)
+    for key in ("noise_anchors", "noise_bands"):  # optional (1.6.0): absent means no noise bed
+        value = typed(attribute(g, key, fail, 0), INTEGER, f"/config@{key}", fail)
+        values[key] = int(value)
     event_samples = attribute(g, "event_samples", fail)  # optional: absent means n_samples (exact)
     if event_samples is not None:
         event_samples = typed(event_samples, INTEGER, "/config@event_samples", fail)

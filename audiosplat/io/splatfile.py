@@ -15,15 +15,17 @@ import h5py
 import numpy as np
 import torch
 
+from audiosplat.core.bed_layout import anchor_samples, band_centres_hz
 from audiosplat.core.config import ModelConfig
 from audiosplat.core.errors import SplatFormatError
 from audiosplat.core.fields import CONTROL_FIELDS
 from audiosplat.dsp.onset import samples_to_bits
 from audiosplat.io.atomic import atomic_path
-from audiosplat.io.splat_format import CONFIG_KEYS, FORMAT_NAME, FORMAT_VERSION, LABEL_FIELDS, StoredRooms, StoredSplat, read_stored
+from audiosplat.io.splat_format import CONFIG_KEYS, FORMAT_NAME, FORMAT_VERSION, LABEL_FIELDS, StoredNoiseBed, StoredRooms, StoredSplat, read_stored
 from audiosplat.models.base import EventModel
 from audiosplat.models.registry import build_model
 from audiosplat.synth.controls import EventControls
+from audiosplat.synth.noise_bed import NoiseBed
 from audiosplat.synth.rooms import RoomBank, procedural_bank
 
 
@@ -50,6 +52,7 @@ class Splat:
     format_version: str = FORMAT_VERSION
     optimizer: dict[str, torch.Tensor] | None = None
     labels: dict[str, np.ndarray] | None = None  # LABEL_FIELDS -> (rows,) arrays
+    noise_bed: NoiseBed | None = None  # the unpitched part, when the config has one
 
     @property
     def n_events(self) -> int:
@@ -79,11 +82,14 @@ class Splat:
             latents_match_controls=self.latents_match_controls,
             format_version=self.format_version,
             labels=self.labels,
+            noise_bed=None if self.noise_bed is None else StoredNoiseBed(self.noise_bed.levels_db.detach().cpu().numpy(), self.noise_bed.seed),
         )
 
     def stored_numbers(self) -> int:
-        """Learned numbers needed to decode and render: the parameters plus the noise seeds."""
-        return sum(p.numel() for p in self.parameters.values()) + self.noise_seeds.numel()
+        """Learned numbers needed to decode and render: the parameters plus the noise
+        seeds, and the noise bed's levels and seed."""
+        bed = 0 if self.noise_bed is None else self.noise_bed.levels_db.numel() + 1
+        return sum(p.numel() for p in self.parameters.values()) + self.noise_seeds.numel() + bed
 
 
 # ---------------------------------------------------------------- writing
@@ -123,6 +129,14 @@ def _write(f: h5py.File, s: Splat) -> None:
     g.attrs["pitches"] = cfg.pitches
     if cfg.total_samples is not None:
         g.attrs["total_samples"] = int(cfg.total_samples)
+    g.attrs["noise_anchors"] = int(cfg.noise_anchors)
+    g.attrs["noise_bands"] = int(cfg.noise_bands)
+    if s.noise_bed is not None:
+        bed = f.create_group("noise_bed")
+        bed.attrs["seed"] = int(s.noise_bed.seed)
+        _dataset(bed, "levels_db", _f32(s.noise_bed.levels_db), "dB", "level of the noise bed at each anchor (row) in each band (column), re white noise of RMS 1")
+        _dataset(bed, "anchor_s", anchor_samples(cfg.noise_anchors, cfg.n_samples) / cfg.sample_rate, "s", "time of each anchor")
+        _dataset(bed, "band_hz", band_centres_hz(cfg.noise_bands, cfg.sample_rate), "Hz", "centre of each band")
 
     params = f.create_group("parameters")
     for name, tensor in s.parameters.items():
@@ -216,4 +230,5 @@ def splat_from_stored(stored: StoredSplat) -> Splat:
         format_version=stored.format_version,
         optimizer=optimizer,
         labels=stored.labels,
+        noise_bed=None if stored.noise_bed is None else NoiseBed(torch.from_numpy(stored.noise_bed.levels_db), stored.noise_bed.seed),
     )

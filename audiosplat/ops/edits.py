@@ -14,6 +14,7 @@ import math
 import torch
 
 from audiosplat.core.config import HIGHEST_MIDI, LOWEST_MIDI
+from audiosplat.core.errors import AudiosplatError
 from audiosplat.dsp.onset import samples_to_bits
 from audiosplat.io.splatfile import Splat
 from audiosplat.ops.merge import merge
@@ -129,6 +130,24 @@ def set_wet(splat: Splat, mask: torch.Tensor, wet: float) -> Splat:
     return _edited(splat, reverb_mix=_where(mask, mix, c.reverb_mix))
 
 
+NOISE_OFF = "off"
+NOISE_GAIN_BOUNDS = (-200.0, 200.0)
+
+
+def noise_gain_db(value: str) -> float | None:
+    """The dB of `--noise-gain DB|off`; None for off."""
+    return None if value == NOISE_OFF else _number("noise-gain", value, NOISE_GAIN_BOUNDS)
+
+
+def change_noise_gain(splat: Splat, mask: torch.Tensor, value: str) -> Splat:
+    """Make the noise bed `value` dB louder, or silent for "off". The bed is not an event:
+    the selection does not apply to it."""
+    if splat.noise_bed is None:
+        raise AudiosplatError("--noise-gain: this file has no noise bed (fitted before format 1.6.0, or a long fit)")
+    db = noise_gain_db(value)
+    return dataclasses.replace(splat, noise_bed=splat.noise_bed.muted() if db is None else splat.noise_bed.louder(db))
+
+
 # name -> (function, bounds of its number or None for a name). Bounds keep every edit's
 # arithmetic finite: beyond them an edit could only overflow or move everything out of the clip.
 OPERATIONS = {
@@ -139,6 +158,7 @@ OPERATIONS = {
     "decay": (scale_decay, (1e-3, 1e3)),
     "room": (set_room, None),
     "wet": (set_wet, (0.0, 1.0)),
+    "noise-gain": (change_noise_gain, None),  # dB or "off" (`noise_gain_db`)
 }
 SELECTIONS = ("select", "keep", "drop")
 AT_BOUNDS_S = (0.0, 1e5)
@@ -152,6 +172,8 @@ def check_operations(operations: list[tuple[str, str]]) -> None:
             if k == 0 or operations[k - 1][0] != "merge":
                 raise EditError("--at SECONDS goes right after --merge OTHER.splat")
             _number("at", value, AT_BOUNDS_S)
+        elif name == "noise-gain":
+            noise_gain_db(value)
         elif name in OPERATIONS:
             bounds = OPERATIONS[name][1]
             if bounds is not None:

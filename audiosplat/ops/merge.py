@@ -9,6 +9,7 @@ import math
 import torch
 
 from audiosplat.core.errors import UsageError
+from audiosplat.core.fields import SILENT_DB
 from audiosplat.dsp.onset import samples_to_bits
 from audiosplat.io.splatfile import Splat
 from audiosplat.models.registry import build_model
@@ -30,12 +31,12 @@ def merge(first: Splat, other: Splat, at_s: float) -> Splat:
     Its controls no longer come from one fitted model (`latents_match_controls` = False).
     `/parameters`: what the model's `joined` makes of both files' (the other's `shifted`):
     for the direct model both files' per-event rows, so they still decode to the events;
-    for the seed model `first`'s (a latent tree cannot hold two fits). Fit record, provenance and labels are
-    `first`'s; the optimiser state is dropped.
+    for the seed model `first`'s (a latent tree cannot hold two fits). Fit record, provenance,
+    labels and noise bed are `first`'s; the optimiser state is dropped.
 
     Raises:
-        MergeError: different sample rates, rooms or model sizes, or a negative or
-            non-finite `at_s`.
+        MergeError: different sample rates, rooms or model sizes, a negative or
+            non-finite `at_s`, or an audible noise bed in `other`.
     """
     a, b = first.config, other.config
     if not (math.isfinite(at_s) and at_s >= 0):
@@ -47,6 +48,11 @@ def merge(first: Splat, other: Splat, at_s: float) -> Splat:
         raise MergeError(
             f"cannot merge: the files use different rooms ({first.rooms.name} {first.rooms.sha256[:12]}, "
             f"{other.rooms.name} {other.rooms.sha256[:12]}); merge files fitted with the same room bank"
+        )
+    if other.noise_bed is not None and bool((other.noise_bed.levels_db > SILENT_DB).any()):
+        raise MergeError(
+            "cannot merge: the other file has a noise bed, and a merged file keeps the first file's alone; "
+            "silence it first (audiosplat edit OTHER.splat -o quiet.splat --noise-gain off)"
         )
     shift = round(at_s * a.sample_rate)
     config = dataclasses.replace(a, total_samples=max(a.total_length, shift + b.total_length))

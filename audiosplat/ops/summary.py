@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from audiosplat.core.bed_layout import anchor_samples, band_centres_hz
 from audiosplat.core.config import HIGHEST_MIDI, LOWEST_MIDI, WAVE_SHAPES
+from audiosplat.core.fields import SILENT_DB
 
 if TYPE_CHECKING:  # the reader imports h5py, which the summary itself does not need
     from audiosplat.io.splat_format import StoredSplat
@@ -114,7 +116,27 @@ def summarise(stored: StoredSplat, path: Path | None = None) -> dict:
         "bytes": path.stat().st_size if path is not None and path.exists() else None,
         "source": stored.provenance.get("source_name"),
         "source_sha256": stored.provenance.get("source_sha256"),
+        "noise_bed": noise_bed_summary(stored),
         "event_table": event_rows(stored),
+    }
+
+
+def noise_bed_summary(stored: StoredSplat) -> dict | None:
+    """The noise bed's size, layout and levels (dB; None where silent), or None without one."""
+    bed, cfg = stored.noise_bed, stored.config
+    if bed is None:
+        return None
+    levels = bed.levels_db.astype(np.float64)
+    audible = levels > SILENT_DB
+    return {
+        "anchors": cfg.noise_anchors,
+        "bands": cfg.noise_bands,
+        "seed": bed.seed,
+        "band_hz": band_centres_hz(cfg.noise_bands, cfg.sample_rate).tolist(),
+        "anchor_s": (anchor_samples(cfg.noise_anchors, cfg.n_samples) / cfg.sample_rate).tolist(),
+        "level_db_max": float(levels[audible].max()) if audible.any() else None,
+        "band_level_db": [float(20.0 * np.log10(np.mean(10.0 ** (column[column > SILENT_DB] / 20.0)))) if (column > SILENT_DB).any() else None for column in levels.T],
+        "levels_db": np.where(audible, levels, np.nan).tolist(),
     }
 
 

@@ -53,10 +53,10 @@ def test_render_writes_the_clip_and_stems(fitted_splat, tmp_path):
     info = sf.info(str(out))
     assert (info.samplerate, info.frames, info.channels, info.subtype) == (22050, 4096, 1, "PCM_16")
     stem_files = sorted(stems.glob("event-*.wav"))
-    assert len(stem_files) == 4
+    assert len(stem_files) == 4 and (stems / "noise-bed.wav").is_file()
     mix = sf.read(str(out))[0]
-    total = sum(sf.read(str(p))[0] for p in stem_files)
-    assert np.abs(mix - total).max() < 4 * 2.0**-15  # 16-bit rounding of five files
+    total = sum(sf.read(str(p))[0] for p in [*stem_files, stems / "noise-bed.wav"])
+    assert np.abs(mix - total).max() < 5 * 2.0**-15  # 16-bit rounding of six files
 
 
 def test_render_is_byte_identical(fitted_splat, tmp_path):

@@ -143,7 +143,16 @@ def test_cli_fits_renders_and_inspects_a_long_file(long_fit, tmp_path):
     assert sf.info(tmp_path / "cli.wav").frames == round(0.5 * 22050)
 
 
-def test_merging_a_file_with_itself_at_zero_doubles_the_render(fitted_splat, tmp_path):
+@pytest.fixture(scope="module")
+def quiet_splat(fitted_splat, tmp_path_factory):
+    """`fitted_splat` with its noise bed silenced: a merge keeps one file's bed alone."""
+    path = tmp_path_factory.mktemp("quiet") / "quiet.splat"
+    edit_splat_file(fitted_splat, path, [("noise-gain", "off")])
+    return path
+
+
+def test_merging_a_file_with_itself_at_zero_doubles_the_render(quiet_splat, tmp_path):
+    fitted_splat = quiet_splat
     out = tmp_path / "double.splat"
     edit_splat_file(fitted_splat, out, [("merge", str(fitted_splat)), ("at", "0")])
     merged, original = read_splat(out), read_splat(fitted_splat)
@@ -154,8 +163,8 @@ def test_merging_a_file_with_itself_at_zero_doubles_the_render(fitted_splat, tmp
     assert step["parent_sha256"] == sha and step["merged_sha256"] == [sha]
 
 
-def test_merging_at_s_shifts_the_other_events_by_s(fitted_splat):
-    original = read_splat(fitted_splat)
+def test_merging_at_s_shifts_the_other_events_by_s(quiet_splat):
+    original = read_splat(quiet_splat)
     rate, n = original.config.sample_rate, original.config.n_samples
     at_s = 0.25
     shift = round(at_s * rate)
@@ -171,15 +180,23 @@ def test_merging_at_s_shifts_the_other_events_by_s(fitted_splat):
         assert torch.allclose(rows, original.parameters["groups.onset_frames"][:, 0] + shift / original.config.frame_size)
 
 
-def test_merging_a_window_file_with_a_long_file_places_both(fitted_splat, long_fit):
+def test_merging_a_window_file_with_a_long_file_places_both(quiet_splat, long_fit):
     """Onset bits are as wide as each file's length needs: the merge re-encodes both."""
-    window, long = read_splat(fitted_splat), read_splat(long_fit[1])
+    window, long = read_splat(quiet_splat), read_splat(long_fit[1])
     shift = round(0.1 * window.config.sample_rate)
     merged = merge(window, long, 0.1)
     assert merged.config.total_samples == shift + long.config.total_length
     expected = torch.cat([window.controls.onset_samples, long.controls.onset_samples + shift])
     assert torch.equal(merged.controls.onset_samples, expected)
     assert torch.equal(merge(long, window, 0.0).controls.onset_samples[: long.n_events], long.controls.onset_samples)
+
+
+def test_a_merge_keeps_the_first_bed_and_refuses_an_audible_second(fitted_splat, quiet_splat):
+    loud, quiet = read_splat(fitted_splat), read_splat(quiet_splat)
+    merged = merge(loud, quiet, 0.1)
+    assert torch.equal(merged.noise_bed.levels_db, loud.noise_bed.levels_db)
+    with pytest.raises(MergeError, match="noise bed"):
+        merge(quiet, loud, 0.1)
 
 
 def test_merging_files_with_other_rooms_is_refused(fitted_splat):

@@ -12,6 +12,7 @@ import torch
 
 from audiosplat.app.api import render_splat
 from audiosplat.core.errors import SplatFormatError
+from audiosplat.core.fields import BED_PARAMETER
 from audiosplat.io.splatfile import FORMAT_VERSION, read_splat, write_splat
 from audiosplat.models.registry import build_model
 from audiosplat.synth.rooms import user_bank
@@ -258,7 +259,7 @@ def test_refuses_external_links(tmp_path):
 def test_optimizer_state_round_trips_and_is_validated(fitted_splat, tmp_path):
     s = read_splat(fitted_splat)
     assert s.optimizer is not None and int(s.optimizer["step"]) == 3
-    assert set(k.split(".", 1)[1] for k in s.optimizer if k != "step") == set(s.parameters)
+    assert set(k.split(".", 1)[1] for k in s.optimizer if k != "step") == {*s.parameters, BED_PARAMETER}  # the bed's too
     path = tmp_path / "copy.splat"
     write_splat(path, s)
     again = read_splat(path)

@@ -33,9 +33,11 @@ def select(splat, spec):
 
 @pytest.fixture(scope="module")
 def long_splat(tmp_path_factory):
-    """4 events over 16384 samples (0.74 s), so a 0.25 s shift fits inside the clip."""
+    """4 events over 16384 samples (0.74 s), so a 0.25 s shift fits inside the clip; no
+    noise bed, so the render is the events' (`test_noise_gain_*` has one)."""
     path = tmp_path_factory.mktemp("edits") / "piano.splat"
-    fit_audio_file(PIANO, path, config=ModelConfig(n_samples=16384, n_events=4), fit_config=FitConfig(steps=2), device="cpu")
+    config = ModelConfig(n_samples=16384, n_events=4, noise_anchors=0, noise_bands=0)
+    fit_audio_file(PIANO, path, config=config, fit_config=FitConfig(steps=2), device="cpu")
     splat = read_splat(path)
     early = torch.tensor([0, 1000, 2000, 3000])  # onsets early enough to shift by 0.25 s
     return dataclasses.replace(splat, controls=splat.controls.replace(onset_bits=samples_to_bits(early, 14)))
@@ -167,3 +169,15 @@ def test_bad_edits_are_usage_errors(fitted_splat, tmp_path, args, fragment):
     out = tmp_path / "x.splat"
     assert_one_line_error(run_cli("edit", fitted_splat, "-o", out, *args), fragment, code=2)
     assert not out.exists()
+
+
+def test_noise_gain_scales_the_bed_alone_and_off_silences_it(fitted_splat):
+    splat = read_splat(fitted_splat)
+    bed, events = _rms(render_splat(splat) - render_splat(apply_edits(splat, [("noise-gain", "off")]))), render_splat(splat, stems=True).sum(axis=0)
+    louder = apply_edits(splat, [("noise-gain", "6")])
+    assert 20 * np.log10(_rms(render_splat(louder) - events) / bed) == pytest.approx(6.0, abs=1e-3)
+    assert torch.equal(louder.controls.gain, splat.controls.gain)  # the events are untouched
+    silent = render_splat(apply_edits(splat, [("noise-gain", "off")]))
+    np.testing.assert_allclose(silent, events, atol=1e-6 * np.abs(events).max())
+    with pytest.raises(EditError, match="noise-gain"):
+        apply_edits(splat, [("noise-gain", "loud")])

@@ -1,0 +1,20 @@
+"""How a fit starts and moves a clip's noise bed (`synth.noise_bed`)."""
+
+from __future__ import annotations
+
+import torch
+
+from audiosplat.core.config import ModelConfig
+from audiosplat.synth.noise_bed import NoiseBed, bed_levels_of, bed_seed_for
+
+# Adam moves a parameter by about its rate a step: at the default rate of 0.01, half a dB.
+BED_LR_SCALE = 50.0
+# The bed starts this far under the clip's own band levels: the events, started on the
+# clip's notes, carry most of it, and the bed rises where they do not.
+BED_START_BELOW_DB = 12.0
+
+
+def starting_bed(target: torch.Tensor, config: ModelConfig, seed: int) -> NoiseBed:
+    """A fresh fit's bed for the clip `target` (N,): the clip's levels less BED_START_BELOW_DB."""
+    levels = bed_levels_of(target.detach().cpu(), config.noise_anchors, config.noise_bands, config.sample_rate)
+    return NoiseBed(levels - BED_START_BELOW_DB, bed_seed_for(seed))
