@@ -14,6 +14,7 @@ from audiosplat.cli.fit import fit
 from audiosplat.cli.inspect import inspect
 from audiosplat.cli.perturb import perturb
 from audiosplat.cli.render import render
+from audiosplat.cli.report import report
 from audiosplat.core.runtime import configure_for_fitting
 
 app = typer.Typer(
@@ -39,3 +40,4 @@ app.command()(render)
 app.command()(perturb)
 app.command(context_settings=CONTEXT)(edit)
 app.command()(inspect)
+app.command()(report)
