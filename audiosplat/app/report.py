@@ -190,7 +190,16 @@ def summary_rows(s: dict) -> list[tuple[str, str]]:
         ("relative spectral L1", _number(s["relative_spectral_l1"])), ("stored numbers", str(s["stored_numbers"])),
         ("file size", f"{s['bytes']} bytes"), ("rooms", str(s["rooms"])),
         ("edited", "no" if s["latents_match_controls"] else "yes: its controls no longer match its latents"),
+        ("noise bed", noise_bed_text(s["noise_bed"])),
     ]
+
+
+def noise_bed_text(bed: dict | None) -> str:
+    """The noise bed in a line: its size, and its loudest level (or that it is silent)."""
+    if bed is None:
+        return "none"
+    level = "silent" if bed["level_db_max"] is None else f"loudest {bed['level_db_max']:.1f} dB"
+    return f"{bed['anchors']} anchors x {bed['bands']} bands ({bed['band_hz'][0]:.0f}-{bed['band_hz'][-1]:.0f} Hz), {level}"
 
 
 QUALITY_NAMES = {
