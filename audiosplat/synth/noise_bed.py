@@ -4,8 +4,8 @@ synthesis, DDSP's filtered noise). It carries what is not a note: breath, bow an
 noise, fricatives, a rubbed glass's hiss, and the silence between them.
 
 Levels are in dB, (F, B): F anchors evenly spread over the clip (the first at sample 0, the
-last at sample N), B bands whose centres are evenly spread on the mel scale from
-LOWEST_BAND_HZ to Nyquist. Between anchors and between band centres the level is
+last at sample N), B bands whose centres are evenly spread on the mel scale from 40 Hz to
+Nyquist (`core.bed_layout`). Between anchors and between band centres the level is
 interpolated linearly in dB; below the first centre and above the last it is held. The
 bed is the white noise's short-time spectrum (BED_FFT-point Hann frames, BED_HOP apart)
 times that level, transformed back: with every level at 0 dB it is the white noise itself
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from audiosplat.core.bed_layout import LOWEST_BAND_HZ, anchor_samples, band_centres_hz  # noqa: F401 - LOWEST_BAND_HZ: the layout's
-from audiosplat.core.fields import SILENT_DB
+from audiosplat.core.bed_layout import anchor_samples, band_centres_hz
+from audiosplat.core.fields import MAX_LEVEL_DB, SILENT_DB
 
 BED_FFT = 1024  # 46 ms frames at 22050 Hz: 21.5 Hz bins
 BED_HOP = 256
@@ -117,22 +117,15 @@ class NoiseBed:
     levels_db: torch.Tensor
     seed: int
 
-    @property
-    def n_anchors(self) -> int:
-        return self.levels_db.shape[0]
-
-    @property
-    def n_bands(self) -> int:
-        return self.levels_db.shape[1]
-
     def render(self, n_samples: int, sample_rate: int, device: torch.device | str = "cpu") -> torch.Tensor:
         """The bed's audio, (N,) float32 on `device`."""
         spectrum = noise_spectrum(bed_noise(self.seed, n_samples).to(device))
         return render_bed(self.levels_db.to(device=device, dtype=torch.float32), spectrum, n_samples, sample_rate)
 
     def louder(self, gain_db: float) -> NoiseBed:
-        """The same bed `gain_db` louder (silent levels stay silent)."""
-        levels = torch.where(self.levels_db > SILENT_DB, (self.levels_db + gain_db).clamp_min(SILENT_DB), self.levels_db)
+        """The same bed `gain_db` louder (silent levels stay silent; none beyond the levels a
+        file may hold)."""
+        levels = torch.where(self.levels_db > SILENT_DB, (self.levels_db + gain_db).clamp(SILENT_DB, MAX_LEVEL_DB), self.levels_db)
         return dataclasses.replace(self, levels_db=levels)
 
     def muted(self) -> NoiseBed:

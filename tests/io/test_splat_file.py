@@ -301,3 +301,34 @@ def test_note_labels_are_optional_round_trip_and_are_validated(fitted_splat, tmp
             damage(f)
         with pytest.raises(SplatFormatError, match=fragment):
             read_splat(bad)
+
+
+def test_the_noise_bed_round_trips(fitted_splat, tmp_path):
+    s = read_splat(fitted_splat)
+    assert s.noise_bed is not None and s.config.noise_anchors == s.noise_bed.levels_db.shape[0]
+    path = tmp_path / "copy.splat"
+    write_splat(path, s)
+    again = read_splat(path)
+    assert torch.equal(again.noise_bed.levels_db, s.noise_bed.levels_db) and again.noise_bed.seed == s.noise_bed.seed
+    assert np.array_equal(render_splat(again), render_splat(s))
+
+
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        (lambda f: f["noise_bed/levels_db"].__setitem__((0, 0), 1e6), "above 200 dB"),
+        (lambda f: f["noise_bed/levels_db"].__setitem__((0, 0), np.nan), "levels_db"),
+        (lambda f: f["noise_bed"].attrs.__delitem__("seed"), "seed"),
+        (lambda f: f["noise_bed"].attrs.__setitem__("seed", -1), "seed"),
+        (lambda f: f["noise_bed"].attrs.__setitem__("seed", 1.5), "seed"),
+        (lambda f: f["config"].attrs.__setitem__("noise_anchors", 8), "shape"),
+        (lambda f: f["config"].attrs.__setitem__("noise_anchors", 0), "noise"),
+        (lambda f: f.__delitem__("noise_bed"), "noise bed"),
+    ],
+)
+def test_a_damaged_noise_bed_is_refused_in_one_sentence(fitted_splat, tmp_path, damage, fragment):
+    path = tmp_path / "bed.splat"
+    shutil.copy(fitted_splat, path)
+    with h5py.File(path, "a") as f:
+        damage(f)
+    _refused(path, fragment)
