@@ -7,8 +7,9 @@ import torch
 from audiosplat.core.config import ModelConfig
 from audiosplat.synth.noise_bed import NoiseBed, bed_levels_of, bed_seed_for
 
-# Adam moves a parameter by about its rate a step: at the default rate of 0.01, half a dB.
-BED_LR_SCALE = 50.0
+# Adam moves a parameter by about its rate a step: at the default rate of 0.01, 1 dB (half a
+# dB did as well to within a seed's noise, 0.01 less ViSQOL on average; docs/benchmarks.md).
+BED_LR_SCALE = 100.0
 # The bed starts this far under the clip's own band levels: the events, started on the
 # clip's notes, carry most of it, and the bed rises where they do not. From 12 dB under, a
 # piano's bed kept a noise floor between the partials after 300 steps; from what the clip

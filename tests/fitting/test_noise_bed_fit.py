@@ -32,7 +32,7 @@ def _guitar() -> torch.Tensor:
 
 
 def test_white_noise_is_carried_by_the_bed():
-    """The bed starts 30 dB under the clip and rises 0.5 dB a step: 80 steps let it arrive."""
+    """The bed starts 30 dB under the clip and rises about 1 dB a step: 80 steps let it arrive."""
     render, bed = _fit(torch.randn(N, generator=torch.Generator().manual_seed(0)), steps=80)
     assert _db(bed, render) > -1.0 and _db(render - bed, render) < -10.0
 
