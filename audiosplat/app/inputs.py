@@ -123,9 +123,8 @@ def _identity(path: Path) -> object:
 def check_output_path(output: Path, *, inputs: list[Path]) -> None:
     """Refuse an output that would overwrite an input or whose folder does not exist."""
     output = Path(output)
-    for source in inputs:
-        if Path(source).exists() and output.exists() and output.resolve() == Path(source).resolve():
-            raise AudiosplatError(f"{output}: output is the same file as the input; choose another path")
+    if output.exists() and _identity(output) in {_identity(Path(s)) for s in inputs if Path(s).exists()}:
+        raise AudiosplatError(f"{output}: output is the same file as the input; choose another path")
     if output.is_dir():
         raise AudiosplatError(f"{output}: is a directory; give a file path for the output")
     parent = output.parent if str(output.parent) else Path(".")

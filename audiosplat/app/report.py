@@ -73,11 +73,11 @@ def report_page(splat: Splat, summary: dict, *, against: Path | None = None, dev
     if cfg.total_length > cfg.n_samples:
         raise AudiosplatError(f"a report draws files of one window; this one is {cfg.duration_s:.2f} s long (a long fit or a merge)")
     rate = cfg.sample_rate
-    render = render_splat(splat, device=device)
     stems = render_splat(splat, device=device, stems=True)
+    bed = render_noise_bed(splat, device=device)
+    render = stems.sum(axis=0) + (0.0 if bed is None else bed)  # the render, without making the events twice
     source = None if against is None else load_clip(Path(against), n_samples=cfg.n_samples, sample_rate=rate, offset_s=float(splat.provenance.get("offset_s", 0.0))).samples
     variation, why_not = _perturbation(splat, device)
-    bed = render_noise_bed(splat, device=device)
     clips = {"source": source, "render": render, "perturbation": variation, "noise bed": bed}
     scale = 1.0 / max([1.0, *(float(np.abs(c).max()) for c in clips.values() if c is not None)])  # one level for all: they compare
     notes = {

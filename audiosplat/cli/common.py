@@ -13,7 +13,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 from rich.console import Console
 
@@ -52,7 +51,7 @@ def user_errors(verbose: bool) -> Iterator[None]:
     quietly with 141, as a Unix tool killed by SIGPIPE. With `verbose`, the traceback."""
     try:
         yield
-    except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+    except (typer.Exit, typer.Abort):
         raise
     except KeyboardInterrupt:
         typer.echo("audiosplat: interrupted; the output under way was not written", err=True)
@@ -87,15 +86,18 @@ def named_inputs(args: list[str], suffixes: frozenset[str], glob: str | None, nu
 
 
 def plan(
-    args: list[str], output: Path, suffixes: frozenset[str], glob: str | None, suffix: str, *, report: Path | None, null: bool = False, reads: tuple[Path, ...] = (),
+    args: list[str], output: Path, suffixes: frozenset[str], glob: str | None, suffix: str, *, report: Path | None, null: bool = False,
+    reads: tuple[Path, ...] = (), writes: Callable[[list[Path], bool], list[Path]] | None = None,
 ) -> tuple[list[Input], list[Path], bool]:
     """The inputs named on the command line (stdin read for -), their outputs, and whether
-    this is a batch (-o a folder). Refuses outputs (and the report) that name an input,
-    another file the command `reads`, or each other."""
+    this is a batch (-o a folder). Refuses files written (and the report) that name an
+    input, another file the command `reads`, or each other. `writes(outputs, many)` says
+    which files the command writes for its outputs when that is not the outputs alone."""
     found = named_inputs(args, suffixes, glob, null)
     many = names_many(args)
     outputs = output_paths(found, output, suffix=suffix, many=many)
-    check_writes([*outputs, report], [*(i.path for i in found), *reads])
+    written = outputs if writes is None else writes(outputs, many)
+    check_writes([*written, report], [*(i.path for i in found), *reads])
     return found, outputs, many
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from audiosplat.app.batch import make_output_folders, run_each
-from audiosplat.app.inputs import SPLAT_SUFFIXES, check_writes
+from audiosplat.app.inputs import SPLAT_SUFFIXES
 from audiosplat.cli.common import (
     Device,
     DeviceOpt,
@@ -64,9 +64,11 @@ def perturb(
     err = stderr()
     with user_errors(verbose):
         usage_check(bool(sources), "give the .splat files to perturb")
-        found, outputs, many = plan(sources, output, SPLAT_SUFFIXES, glob, ".splat", report=report, null=null)
-        written = [p for o in outputs for p in perturb_outputs(o, variants)]
-        check_writes([*written, *([p.with_suffix(".wav") for p in written] if render_wav else [])], [i.path for i in found])
+        def variant_files(outputs: list[Path], many: bool) -> list[Path]:
+            variants_written = [p for o in outputs for p in perturb_outputs(o, variants)]
+            return [*variants_written, *([p.with_suffix(".wav") for p in variants_written] if render_wav else [])]
+
+        found, outputs, many = plan(sources, output, SPLAT_SUFFIXES, glob, ".splat", report=report, null=null, writes=variant_files)
         if many:
             make_output_folders(output, outputs)
 

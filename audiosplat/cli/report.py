@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from audiosplat.app.batch import make_output_folders, run_each
-from audiosplat.app.inputs import SPLAT_SUFFIXES, check_writes, names_many
+from audiosplat.app.inputs import SPLAT_SUFFIXES, names_many
 from audiosplat.cli.common import (
     Device,
     DeviceOpt,
@@ -60,9 +60,11 @@ def report(
     with user_errors(verbose):
         usage_check(bool(sources), "give the .splat files to report on")
         usage_check(against is None or not names_many(sources), "--against is the source of one .splat; give a single file")
-        found, outputs, many = plan(sources, output, SPLAT_SUFFIXES, glob, ".html", report=batch_report, null=null, reads=(against,) if against else ())
+        found, outputs, many = plan(
+            sources, output, SPLAT_SUFFIXES, glob, ".html", report=batch_report, null=null, reads=(against,) if against else (),
+            writes=lambda pages, many: [*pages, *([output / INDEX_NAME] if many else [])],
+        )
         index = output / INDEX_NAME if many else None
-        check_writes([*outputs, index], [i.path for i in found])
 
         def report_one(source: Path, out: Path) -> None:
             page = write_report(source, out, against=against, device=device.value)

@@ -63,7 +63,7 @@ def reopenable(path: Path) -> str | io.BytesIO:
     return io.BytesIO(_stream_bytes(str(path)))
 
 
-@functools.lru_cache(maxsize=16)  # a batch's streams, each read at load and again for its hash
+@functools.lru_cache(maxsize=4)  # a stream is read for its header, its samples and its hash; few at once, as each may be large
 def _stream_bytes(path: str) -> bytes:
     with open(path, "rb") as f:
         data = f.read(MAX_STREAM_BYTES + 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -130,56 +131,12 @@ def set_wet(splat: Splat, mask: torch.Tensor, wet: float) -> Splat:
     return _edited(splat, reverb_mix=_where(mask, mix, c.reverb_mix))
 
 
-NOISE_OFF = "off"
-NOISE_GAIN_BOUNDS = (-200.0, 200.0)
-
-
-def noise_gain_db(value: str) -> float | None:
-    """The dB of `--noise-gain DB|off`; None for off."""
-    return None if value == NOISE_OFF else _number("noise-gain", value, NOISE_GAIN_BOUNDS)
-
-
-def change_noise_gain(splat: Splat, mask: torch.Tensor, value: str) -> Splat:
-    """Make the noise bed `value` dB louder, or silent for "off". The bed is not an event:
-    the selection does not apply to it."""
+def change_noise_gain(splat: Splat, mask: torch.Tensor, db: float | None) -> Splat:
+    """Make the noise bed `db` dB louder, or silent for None ("off"). The bed is not an
+    event: the selection does not apply to it."""
     if splat.noise_bed is None:
         raise AudiosplatError("--noise-gain: this file has no noise bed (fitted before format 1.6.0, or a long fit)")
-    db = noise_gain_db(value)
     return dataclasses.replace(splat, noise_bed=splat.noise_bed.muted() if db is None else splat.noise_bed.louder(db))
-
-
-# name -> (function, bounds of its number or None for a name). Bounds keep every edit's
-# arithmetic finite: beyond them an edit could only overflow or move everything out of the clip.
-OPERATIONS = {
-    "shift": (shift, (-1e5, 1e5)),
-    "stretch": (stretch, (1e-6, 1e6)),
-    "gain": (change_gain, (-200.0, 200.0)),
-    "transpose": (transpose, (-128.0, 128.0)),
-    "decay": (scale_decay, (1e-3, 1e3)),
-    "room": (set_room, None),
-    "wet": (set_wet, (0.0, 1.0)),
-    "noise-gain": (change_noise_gain, None),  # dB or "off" (`noise_gain_db`)
-}
-SELECTIONS = ("select", "keep", "drop")
-AT_BOUNDS_S = (0.0, 1e5)
-
-
-def check_operations(operations: list[tuple[str, str]]) -> None:
-    """Refuse, before any file is read, an edit that is unknown, out of order or whose number
-    cannot be read or lies outside its bounds. Raises EditError (a usage error)."""
-    for k, (name, value) in enumerate(operations):
-        if name == "at":
-            if k == 0 or operations[k - 1][0] != "merge":
-                raise EditError("--at SECONDS goes right after --merge OTHER.splat")
-            _number("at", value, AT_BOUNDS_S)
-        elif name == "noise-gain":
-            noise_gain_db(value)
-        elif name in OPERATIONS:
-            bounds = OPERATIONS[name][1]
-            if bounds is not None:
-                _number(name, value, bounds)
-        elif name not in (*SELECTIONS, "merge"):
-            raise EditError(f"unknown edit --{name} (edits: {', '.join((*SELECTIONS, *OPERATIONS, 'merge'))})")
 
 
 def _number(name: str, value: str, bounds: tuple[float, float]) -> float:
@@ -192,6 +149,46 @@ def _number(name: str, value: str, bounds: tuple[float, float]) -> float:
     if not low <= number <= high:
         raise EditError(f"--{name} must lie between {low:g} and {high:g}, got {value}")
     return number
+
+
+def _bounded(name: str, low: float, high: float) -> Callable[[str], float]:
+    """A parser of edit `name`'s number, refusing one outside [low, high]."""
+    return lambda value: _number(name, value, (low, high))
+
+
+def _noise_gain(value: str) -> float | None:
+    """`--noise-gain DB|off`: the dB, or None for off."""
+    return None if value == "off" else _number("noise-gain", value, (-200.0, 200.0))
+
+
+# name -> (function, parser of its value). The bounds keep every edit's arithmetic finite:
+# beyond them an edit could only overflow or move everything out of the clip.
+OPERATIONS: dict[str, tuple[Callable, Callable[[str], object]]] = {
+    "shift": (shift, _bounded("shift", -1e5, 1e5)),
+    "stretch": (stretch, _bounded("stretch", 1e-6, 1e6)),
+    "gain": (change_gain, _bounded("gain", -200.0, 200.0)),
+    "transpose": (transpose, _bounded("transpose", -128.0, 128.0)),
+    "decay": (scale_decay, _bounded("decay", 1e-3, 1e3)),
+    "room": (set_room, str),
+    "wet": (set_wet, _bounded("wet", 0.0, 1.0)),
+    "noise-gain": (change_noise_gain, _noise_gain),
+}
+SELECTIONS = ("select", "keep", "drop")
+at_seconds = _bounded("at", 0.0, 1e5)
+
+
+def check_operations(operations: list[tuple[str, str]]) -> None:
+    """Refuse, before any file is read, an edit that is unknown, out of order or whose value
+    cannot be read or lies outside its bounds. Raises EditError (a usage error)."""
+    for k, (name, value) in enumerate(operations):
+        if name == "at":
+            if k == 0 or operations[k - 1][0] != "merge":
+                raise EditError("--at SECONDS goes right after --merge OTHER.splat")
+            at_seconds(value)
+        elif name in OPERATIONS:
+            OPERATIONS[name][1](value)
+        elif name not in (*SELECTIONS, "merge"):
+            raise EditError(f"unknown edit --{name} (edits: {', '.join((*SELECTIONS, *OPERATIONS, 'merge'))})")
 
 
 def apply_edits(splat: Splat, operations: list[tuple[str, str]], others: dict[str, Splat] | None = None) -> Splat:
@@ -212,8 +209,8 @@ def apply_edits(splat: Splat, operations: list[tuple[str, str]], others: dict[st
         elif name == "drop":
             splat = mute(splat, _selected(splat, value))
         elif name in OPERATIONS:
-            function, bounds = OPERATIONS[name]
-            splat = function(splat, selection, value if bounds is None else _number(name, value, bounds))
+            function, parse = OPERATIONS[name]
+            splat = function(splat, selection, parse(value))
     return splat
 
 
@@ -225,5 +222,5 @@ def merged_paths(operations: list[tuple[str, str]]) -> list[str]:
 def _merge_offset_s(operations: list[tuple[str, str]], k: int) -> float:
     """Seconds of the "at" right after the "merge" at index k; 0 without one."""
     if k + 1 < len(operations) and operations[k + 1][0] == "at":
-        return _number("at", operations[k + 1][1], AT_BOUNDS_S)
+        return at_seconds(operations[k + 1][1])
     return 0.0

@@ -53,7 +53,7 @@ def test_a_path_written_over_a_path_read_is_refused(tmp_path, command):
         before[tmp_path / "m.splat"] = GOLDEN.read_bytes()
     result = run_cli(*args)
     assert result.exit_code == 2, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "would overwrite" in result.stderr or "named twice" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and ("would overwrite" in result.stderr or "named twice" in result.stderr)
     assert all(p.read_bytes() == data for p, data in before.items())
 
 
