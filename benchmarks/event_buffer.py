@@ -51,7 +51,7 @@ def main() -> None:
         render, loss = renders[0], losses[0]
         exact_assets = SynthAssets.build(exact, fitter.noise_seeds[0], rooms)
         with torch.no_grad():
-            exact_render = render_clips(controls, exact_assets)[0]
+            exact_render = render_clips(controls[0], exact_assets)[0]
         record = {
             "benchmark": "event_buffer",
             "event_samples": length,

@@ -34,7 +34,7 @@ from audiosplat.core.runtime import configure_for_fitting
 from audiosplat.eval.baselines import model_numbers, oracle_render, vocoder_levels, vocoder_render
 from audiosplat.eval.metrics import quality
 from audiosplat.eval.visqol import visqol_if_installed, visqol_installed
-from audiosplat.fitting.fit import FitConfig
+from audiosplat.fitting.fit import FitConfig, default_fit
 from audiosplat.fitting.loss import LOSS_NAMES
 from audiosplat.io.audio import load_clip
 from benchmarks.common import ROOT, emit, log
@@ -119,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clips", type=Path, nargs="+", default=sorted(SHARED_AUDIO.glob("*.wav")))
     parser.add_argument("--steps", type=int, help="Adam steps per clip (default: as many as --seconds allows)")
+    parser.add_argument("--default", action="store_true", help="fit as `fit` does without a budget: until converged")
     parser.add_argument("--seconds", type=float, help="wall-clock cap on each clip's fit: no step starts after it (setup counts)")
     parser.add_argument("--samples", type=int, default=ModelConfig.n_samples)
     parser.add_argument("--events", type=int, default=ModelConfig.n_events)
@@ -133,8 +134,8 @@ def main() -> None:
     parser.add_argument("--model", nargs="+", choices=MODELS, default=["direct", "seed"], help="models to fit, each in its own rows")
     parser.add_argument("--noise-bed", nargs="+", default=["default"], help="noise beds to fit with, each in its own rows: ANCHORSxBANDS, 0x0 for none, or default (the model's)")
     args = parser.parse_args()
-    if args.steps is None and args.seconds is None:
-        parser.error("give a budget: --steps N and/or --seconds S")
+    if args.steps is None and args.seconds is None and not args.default:
+        parser.error("give a budget: --steps N and/or --seconds S, or --default")
     if not args.clips:
         parser.error(f"no clips: {SHARED_AUDIO} has no wav files; give --clips")
     if not visqol_installed():
@@ -160,6 +161,8 @@ def main() -> None:
     # without --steps, --seconds alone ends the fit: give it more steps than it can take
     steps = args.steps if args.steps is not None else 10**6
     fit_config = FitConfig(steps=steps, seed=args.seed, **({"loss": args.loss} if args.loss else {}))
+    if args.default:  # what `fit` does without a budget: until converged
+        fit_config = dataclasses.replace(default_fit(args.seed), **({"loss": args.loss} if args.loss else {}))
     records = []
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch) if args.keep is None else args.keep

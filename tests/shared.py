@@ -19,3 +19,14 @@ TINY = ModelConfig(n_samples=4096, n_events=4)
 # into a step of up to its rate; after 2 steps the parameters differ by up to 1e-3 (by ~10
 # between seeds).
 THREADS_TOLERANCE = {"rtol": 1e-3, "atol": 1e-2}
+# The four events of the `notes_splat` fixture (sine resonances at exact pitches):
+# (pitch Hz, resonance share of excitation_mix, gain, onset in samples, 60 dB decay time s).
+# Events 0 and 2 are notes C5 (0 and -30 cents), event 1 is E4 (+10 cents); event 3 sounds C5
+# but is mostly noise (resonance share 0.2), so it is not a note.
+C5_HZ, E4_HZ = 523.2511306, 329.6275569
+KNOWN_NOTES = (
+    (C5_HZ, 0.9, 0.5, 0, 0.1),
+    (E4_HZ * 2 ** (10 / 1200), 0.7, 0.25, 1000, 0.2),
+    (C5_HZ * 2 ** (-30 / 1200), 0.6, 0.1, 2000, 2.0),
+    (C5_HZ, 0.2, 0.5, 500, 0.1),
+)

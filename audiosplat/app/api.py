@@ -276,7 +276,7 @@ def _write_fit(
     return FitOutcome(splat=splat, result=result, clip=clip)
 
 
-def resume_settings(splat: Splat, path: Path, source: Path, steps: int, lr: float | None) -> tuple[ModelConfig, FitConfig]:
+def resume_settings(splat: Splat, path: Path, source: Path, steps: int, lr: float | None, converge: float | None = None) -> tuple[ModelConfig, FitConfig]:
     """The sizes, model, seed, loss and (unless `lr` is given) learning rate of a fit to
     continue, from its .splat; refuses a file that was fitted to another source or whose
     controls were edited since."""
@@ -289,7 +289,7 @@ def resume_settings(splat: Splat, path: Path, source: Path, steps: int, lr: floa
         raise AudiosplatError(f"{path}: holds {splat.config.n_windows} windows of a long fit, which cannot be resumed; fit it again")
     stored_lr = splat.fit.get("lr")
     lr = lr if lr is not None else (float(stored_lr) if isinstance(stored_lr, (int, float)) and stored_lr > 0 else None)
-    fit_config = FitConfig(steps=steps, lr=lr, seed=int(splat.fit.get("seed", 0)), loss=str(splat.fit.get("loss", "multiband")))
+    fit_config = FitConfig(steps=steps, lr=lr, seed=int(splat.fit.get("seed", 0)), loss=str(splat.fit.get("loss", "multiband")), converge=converge)
     return splat.config, fit_config
 
 
@@ -325,7 +325,7 @@ def _splat_from_fit(
     rooms: RoomBank, device: torch.device, argv: list[str] | None,
 ) -> Splat:
     return Splat(
-        config=config,
+        config=result.model.config,  # its event count is the events the fit kept
         controls=result.controls.map(lambda t: t.detach().cpu()),
         latents=result.latents.detach().cpu(),
         noise_seeds=result.noise_seeds,
@@ -337,6 +337,7 @@ def _splat_from_fit(
             "relative_spectral_l1": result.relative_l1,
             "skipped_steps": result.skipped_steps,
             "seconds": result.seconds,
+            "converged": result.converged,
         },
         loss_history=result.loss_history,
         optimizer=result.optimizer_state or None,
@@ -349,10 +350,11 @@ def _splat_from_fit(
 def _fit_attributes(fit_config: FitConfig, config: ModelConfig, device: torch.device) -> dict:
     """The /fit attributes that say how a fit was set up."""
     return {
-        **{k: v for k, v in fit_config.to_dict().items() if k != "seconds"},
+        **{k: v for k, v in fit_config.to_dict().items() if k not in ("seconds", "converge")},
         "lr": fit_config.learning_rate(config.model),
         "loss": fit_config.loss_for(config.model),
         **({} if fit_config.seconds is None else {"seconds_budget": fit_config.seconds}),
+        **({} if fit_config.converge is None else {"converge": fit_config.converge}),
         "device": str(device),
     }
 

@@ -14,7 +14,6 @@ from audiosplat.cli.common import (
     FailFastOpt,
     GlobOpt,
     InputsArg,
-    NullOpt,
     QuietOpt,
     ReportOpt,
     SkipOpt,
@@ -30,6 +29,9 @@ from audiosplat.core.errors import UsageError
 
 # unknown options pass through as arguments: the edits are `--name value` pairs among the inputs
 CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+# --null without the -0 of the other commands: among unknown options the parser reads an
+# amount such as -10 as short flags, and its 0 would turn on --null and leave --gain -1.
+NullLongOpt = Annotated[bool, typer.Option("--null", help="Paths on stdin (with -) are NUL-separated and the output paths printed are NUL-terminated, as with find -print0 and xargs -0 (names may then hold newlines). No -0 here: it would read as part of a negative amount.")]
 
 
 def edit(
@@ -40,13 +42,13 @@ def edit(
     skip_existing: SkipOpt = False,
     fail_fast: FailFastOpt = False,
     report: ReportOpt = None,
-    null: NullOpt = False,
+    null: NullLongOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Edit events' controls; edits apply in the order given.
 
-    Selections (SPEC: all | 0,3,7-12 | gain_db<-30 | quietest:8 | loudest:8): --select SPEC
+    Selections (SPEC: all | 0,3,7-12 | gain_db<-30 | quietest:8 | loudest:8 | note==C5 | note>=F#3 | notes | unpitched; parts joined with & must all hold, e.g. note==C5&onset_s>1.2): --select SPEC
     (the events the next edits act on; all at first), --keep SPEC (mute the others), --drop
     SPEC (mute them). Edits: --shift SECONDS, --stretch FACTOR (onset times), --gain DB,
     --transpose SEMITONES, --decay FACTOR (ring FACTOR times as long), --room NAME|INDEX,

@@ -36,7 +36,6 @@ from audiosplat.core.config import LOSS_NAMES, MODEL_KINDS, MODELS, PITCH_CHOICE
 from audiosplat.core.errors import AudiosplatError, UsageError
 from audiosplat.io.kinds import AUDIO_SUFFIXES
 
-DEFAULT_STEPS = 3000
 UNBOUNDED_STEPS = 10**7  # --seconds alone: the time budget ends the fit
 
 ModelName = choices("ModelName", MODELS)
@@ -48,9 +47,9 @@ LossName = choices("LossName", LOSS_NAMES)
 def fit(
     sources: InputsArg = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="The .splat file to write; a folder when there are several inputs, a folder or -.", show_default=False)] = ...,
-    steps: Annotated[Optional[int], typer.Option(min=0, help="Adam steps (default 3000; with --seconds alone, as many as the time allows).", show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option(min=0, help="Adam steps (default: until a hundred steps lower the loss by less than 2%, at most 3000; with --seconds alone, as many as the time allows).", show_default=False)] = None,
     seconds: Annotated[Optional[float], typer.Option(help="Time budget of each batch's fit in wall-clock seconds, set-up included: the fit ends when it runs out (or after --steps, whichever is first).", show_default=False)] = None,
-    events: Annotated[int, typer.Option(help="Number of events, a power of two >= 2.")] = 64,
+    events: Annotated[int, typer.Option(help="Most events a fit may use; the direct model keeps as many as the clip needs (the seed model: exactly this many, a power of two).")] = 64,
     model: Annotated[ModelName, typer.Option(help="; ".join(f"{k.name}: {k.help}" for k in MODEL_KINDS.values()) + ".")] = ModelName(MODELS[0]),
     lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (default: 0.01 for direct, 0.001 for seed; when resuming, the stored one).", show_default=False)] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the initial parameters and the noise; stored in the file.")] = 0,
@@ -92,20 +91,22 @@ def fit(
     from audiosplat.app.fit_group import FitSettings
     from audiosplat.app.fit_runner import run_fits
     from audiosplat.app.musicnet import musicnet_inputs
-    from audiosplat.fitting.fit import FitConfig
+    from audiosplat.fitting.fit import DEFAULT_CONVERGE, DEFAULT_STEPS, FitConfig
     from audiosplat.io.splatfile import read_splat
 
     err = stderr()
     with user_errors(verbose):
         usage_check(ray is None or (jobs == 1 and resume is None), "--ray runs each input as a task: drop --jobs and --resume")
         usage_check(resume is None or jobs == 1, "--resume continues one fit in this process: drop --jobs")
+        # no budget given: the fit stops when more steps stop paying (`fitting.fit.converged`)
+        converge = DEFAULT_CONVERGE if steps is None and seconds is None else None
         steps = steps if steps is not None else (UNBOUNDED_STEPS if seconds is not None else DEFAULT_STEPS)
         try:  # settings checked before any input is read, not after a fit
             config = ModelConfig(
                 n_samples=samples, n_events=events, event_samples=event_samples, model=model.value, waves=waves and waves.value,
                 pitches=pitches.value if pitches else MODEL_KINDS[model.value].fit_pitches(waves and waves.value), **noise_bed_size(noise_bed),
             )
-            fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss and loss.value, seconds=seconds)
+            fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss and loss.value, seconds=seconds, converge=converge)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if musicnet is not None:
@@ -123,14 +124,15 @@ def fit(
             if len(inputs) != 1:
                 raise AudiosplatError("--resume takes exactly one input")
             earlier = read_splat(resume)
-            config, fit_config = resume_settings(earlier, resume, inputs[0].source, steps, lr)
+            config, fit_config = resume_settings(earlier, resume, inputs[0].source, steps, lr, converge)
             fit_config = dataclasses.replace(fit_config, seconds=seconds)
             if resume.resolve() == inputs[0].output.resolve() and not quiet:
                 err.print(f"{resume}: will be replaced by the continued fit once it is done")
         if many:
             make_output_folders(output, [i.output for i in inputs])
         if verbose:
-            err.print(f"fitting {len(inputs)} clip(s): {config.model} model, {config.n_events} events, {config.n_samples} samples, {steps} steps, loss {fit_config.loss_for(config.model)}, seed {fit_config.seed}")
+            budget = f"until converged (at most {steps} steps)" if converge else f"{steps} steps"
+            err.print(f"fitting {len(inputs)} clip(s): {config.model} model, {config.n_events} events, {config.n_samples} samples, {budget}, loss {fit_config.loss_for(config.model)}, seed {fit_config.seed}")
         settings = FitSettings(config, fit_config, rooms, device.value, batch_size, tuple(sys.argv))
         with (
             reporting(err, report, many=many, quiet=quiet, null=null, describe=describe_fit) as batch,

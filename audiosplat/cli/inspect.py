@@ -13,6 +13,7 @@ from rich.console import Console
 
 from audiosplat.app.inputs import SPLAT_SUFFIXES, check_writes
 from audiosplat.cli.common import GlobOpt, InputsArg, NullOpt, QuietOpt, VerboseOpt, choices, named_inputs, stderr, usage_check, user_errors
+from audiosplat.ops.notes import with_notes
 from audiosplat.ops.summary import SORT_KEYS, sorted_rows, summarise
 
 SortKey = choices("SortKey", SORT_KEYS)
@@ -25,7 +26,7 @@ def inspect(
     isolated: Annotated[bool, typer.Option("--isolated", help="Read each file in a child process first, so a crafted file that crashes or hangs the HDF5 library is reported invalid instead (for files from others; costs a fresh Python process, seconds, per file).")] = False,
     against: Annotated[Optional[Path], typer.Option(help="Source audio: also report the render's quality against it (relative spectral L1 at 2048/256 and 512/128, multi-scale log-mel distance, chroma similarity; ViSQOL with audiosplat[eval]).")] = None,
     sort: Annotated[SortKey, typer.Option(help="Order of the event table: index, time or energy (loudest first).")] = SortKey(SORT_KEYS[0]),
-    events: Annotated[Optional[str], typer.Option(help="Show only these events: 0,3,7-12 or a condition such as gain_db<-30.")] = None,
+    events: Annotated[Optional[str], typer.Option(help="Show only these events: 0,3,7-12, a condition such as gain_db<-30 or note==C5, notes, unpitched; join with &.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Draw the timeline of events to this PNG (one input file; with --against, spectrograms too). Needs audiosplat[plot].")] = None,
     glob: GlobOpt = None,
     null: NullOpt = False,
@@ -55,7 +56,7 @@ def inspect(
                     if not quiet:
                         err.print(f"{path}: valid .splat {stored.format_version}")
                     continue
-                summary = summarise(stored, path)
+                summary = with_notes(summarise(stored, path))
                 rows = summary["event_table"]
                 if events is not None:
                     rows = [row for row, keep in zip(rows, select(stored, events).tolist()) if keep]
@@ -102,6 +103,7 @@ def _print_summary(s: dict) -> None:
         f"{s['model']} model, {s['pitches']} pitches; {s['stored_numbers']} stored numbers, {s['bytes']} bytes; "
         f"rooms {s['rooms']}; source {s['source']}"
     )
+    out.print(f"notes: {s['notes']} of {s['events']} events")
     bed = s.get("noise_bed")
     if bed is not None:
         bands = " ".join("-" if level is None else f"{level:.0f}" for level in bed["band_level_db"])
@@ -116,16 +118,16 @@ def _print_summary(s: dict) -> None:
             f"{q['relative_spectral_l1_512_128']:.4f} (512/128); log-mel distance {q['log_mel_distance']:.4f}; "
             f"chroma similarity {q['chroma_similarity']:.4f}" + (f"; ViSQOL {q['visqol']:.2f}" if "visqol" in q else "")
         )
-    columns = ("event", "onset s", "gain dB", "pitch Hz", "wave", "resonance", "decay s", "noise Hz", "noise width Hz", "reverb wet", "room")
+    columns = ("event", "onset s", "gain dB", "pitch Hz", "note", "wave", "resonance", "decay s", "noise Hz", "noise width Hz", "reverb wet", "room")
     rows = [
         (
             str(row["event"]), f"{row['onset_s']:.4f}", f"{row['gain_db']:.1f}", _fmt(row["pitch_hz"], ".1f"),
-            row["wave"] or "-", f"{row['resonance_mix']:.2f}", f"{row['decay_s']:.3f}", f"{row['noise_centre_hz']:.0f}",
+            row["note"] or "", row["wave"] or "-", f"{row['resonance_mix']:.2f}", f"{row['decay_s']:.3f}", f"{row['noise_centre_hz']:.0f}",
             f"{row['noise_width_hz']:.0f}", f"{row['reverb_wet']:.2f}", row["room"],
         )
         for row in s["event_table"]
     ]
-    sys.stdout.write("".join(line + "\n" for line in text_table(columns, rows, left=("wave", "room"))))
+    sys.stdout.write("".join(line + "\n" for line in text_table(columns, rows, left=("note", "wave", "room"))))
 
 
 def text_table(columns: tuple[str, ...], rows: list[tuple[str, ...]], left: tuple[str, ...] = ()) -> list[str]:

@@ -12,6 +12,7 @@ from audiosplat import __version__
 from audiosplat.cli.edit import CONTEXT, edit
 from audiosplat.cli.fit import fit
 from audiosplat.cli.inspect import inspect
+from audiosplat.cli.notes import notes
 from audiosplat.cli.perturb import perturb
 from audiosplat.cli.render import render
 from audiosplat.cli.report import report
@@ -40,4 +41,5 @@ app.command()(render)
 app.command()(perturb)
 app.command(context_settings=CONTEXT)(edit)
 app.command()(inspect)
+app.command()(notes)
 app.command()(report)

@@ -48,6 +48,8 @@ class ModelKind:
         help: one line for `fit --help`.
         noise_bed: (anchors, bands) of the noise bed its fits have by default
             (`synth.noise_bed`); (0, 0) for none.
+        tree_events: its events are the leaves of a binary tree, so a power of two of them;
+            else any count (a fit may keep fewer than it was given).
     """
 
     name: str
@@ -57,6 +59,7 @@ class ModelKind:
     perturb_targets: tuple[str, ...]
     help: str
     noise_bed: tuple[int, int] = (0, 0)
+    tree_events: bool = False
 
     def fit_pitches(self, waves: str | None = None) -> str | None:
         """The pitches a fit asks for when none are given: "auto" where the model takes it
@@ -74,7 +77,7 @@ MODEL_KINDS: dict[str, ModelKind] = {
         ModelKind("direct", "band-limited", "exact", PITCH_CHOICES, ("events",), "each event's physical controls fitted directly, started from an analysis of the clip", DEFAULT_NOISE_BED),
         # roots: the two root latents, so that the events under each move together (the
         # article's perturbation); events: each event's own latent; both
-        ModelKind("seed", "naive", "grid", ("grid",), ("roots", "events", "both"), "the original latent-tree model (method.md)"),
+        ModelKind("seed", "naive", "grid", ("grid",), ("roots", "events", "both"), "the original latent-tree model (method.md)", tree_events=True),
     )
 }
 MODELS = tuple(MODEL_KINDS)
@@ -87,7 +90,8 @@ class ModelConfig:
     Attributes:
         sample_rate: samples per second of every signal, Hz.
         n_samples: clip length N, a power of two.
-        n_events: events E, a power of two >= 2 (the event tree is binary).
+        n_events: events E: the seed model's, a power of two >= 2 (its event tree is binary);
+            the direct model's, any count from 1 (a fit's file keeps the events it needs).
         latent_dim: size D of each event's latent vector.
         frame_size: samples per control frame; F = n_samples / frame_size frames.
         n_pitches: pitches per wave shape in the wavetable (4 shapes).
@@ -166,8 +170,10 @@ class ModelConfig:
             raise ValueError(f"frame_size must be >= 1, got {self.frame_size}")
         if self.n_samples < 2 * self.frame_size or not _is_power_of_two(self.n_samples):
             raise ValueError(f"n_samples must be a power of two >= {2 * self.frame_size}, got {self.n_samples}")
-        if self.n_events < 2 or not _is_power_of_two(self.n_events) or self.n_events > MAX_EVENTS:
-            raise ValueError(f"events must be a power of two from 2 to {MAX_EVENTS}, got {self.n_events}")
+        if kind.tree_events and (self.n_events < 2 or not _is_power_of_two(self.n_events)):
+            raise ValueError(f"the {self.model} model's events must be a power of two from 2 to {MAX_EVENTS} (its event tree is binary), got {self.n_events}")
+        if not 1 <= self.n_events <= MAX_EVENTS:
+            raise ValueError(f"events must be from 1 to {MAX_EVENTS}, got {self.n_events}")
         if self.n_samples > MAX_SAMPLES:
             raise ValueError(f"n_samples must be at most {MAX_SAMPLES}, got {self.n_samples}")
         if self.n_samples % self.frame_size:

@@ -6,6 +6,7 @@ the fitted parameters, the loss history and the quality figures come out.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -30,10 +31,22 @@ from audiosplat.synth.rooms import RoomBank
 MAX_LR = 10.0  # Adam moves each parameter by about lr a step: beyond this, only overflow
 
 
+# A converging fit (`FitConfig.converge`) is judged every CONVERGE_EVERY steps, at the end
+# of each of the direct model's relocation periods, on the best loss of the period, from
+# CONVERGE_FROM steps on (the first periods' relocations shake it up).
+CONVERGE_EVERY = 100
+CONVERGE_FROM = 300
+# `fit`'s default: stop once a hundred steps lower the best loss by less than 2%
+# (docs/benchmarks.md, "When a fit stops").
+DEFAULT_CONVERGE = 0.02
+DEFAULT_STEPS = 3000
+
+
 @dataclass(frozen=True)
 class FitConfig:
     """How to fit: Adam(lr, betas) for `steps` steps, or fewer if `seconds` (a wall-clock
-    budget, set-up included) runs out first; gradient norm clipped at `grad_clip`.
+    budget, set-up included) runs out first, or if `converge` is set and the fit has
+    converged (`converged`); gradient norm clipped at `grad_clip`.
     `lr` and `loss` None mean the model's default (`learning_rate`, `loss_for`: the model
     class's `default_lr`, `default_loss`)."""
 
@@ -45,6 +58,7 @@ class FitConfig:
     loss: str | None = None
     grad_clip: float = 1.0
     seconds: float | None = None
+    converge: float | None = None
 
     def __post_init__(self) -> None:
         if self.seconds is not None and not (self.seconds > 0 and math.isfinite(self.seconds)):
@@ -53,6 +67,8 @@ class FitConfig:
             raise ValueError(f"steps must be >= 0, got {self.steps}")
         if self.lr is not None and not 0 < self.lr <= MAX_LR:
             raise ValueError(f"learning rate must be above 0 and at most {MAX_LR:g}, got {self.lr}")
+        if self.converge is not None and not 0 < self.converge < 1:
+            raise ValueError(f"converge is a relative loss improvement between 0 and 1, got {self.converge}")
         if self.loss is not None and self.loss not in LOSS_NAMES:
             raise ValueError(f"unknown loss '{self.loss}' (choose {' or '.join(LOSS_NAMES)})")
 
@@ -86,6 +102,7 @@ class FitResult:
     latents: torch.Tensor
     optimizer_state: dict[str, torch.Tensor]
     partial: bool = False  # stopped before all its steps (see fit_batch's should_stop)
+    converged: bool = False  # ended by its convergence rule (`FitConfig.converge`)
     noise_bed: NoiseBed | None = None  # the clip's bed, when the config has one
 
 
@@ -182,9 +199,7 @@ class Fitter:
         start: list[ClipStart] | None = None,
         backgrounds: torch.Tensor | None = None,
     ):
-        if backgrounds is not None:
-            fixed = backgrounds.to(device=device, dtype=torch.float32)
-            renderer = lambda controls, assets, events=renderer: events(controls, assets) + fixed  # noqa: E731
+        self.backgrounds = None if backgrounds is None else backgrounds.to(device=device, dtype=torch.float32)
         if targets.dim() == 1:
             targets = targets[None]
         if targets.dim() != 2 or targets.shape[1] != config.n_samples:
@@ -210,14 +225,9 @@ class Fitter:
         self.assets = SynthAssets.build(config, torch.cat(self.noise_seeds), rooms, device)
         self.targets = targets.to(device=device, dtype=torch.float32)
         self.loss_fn = make_loss(fit_config.loss_for(config.model), self.targets, torch.Generator(device="cpu").manual_seed(fit_config.seed))
-        betas = (fit_config.beta1, fit_config.beta2)
         if start is None:
             self._start_strategies()
-        lr = fit_config.learning_rate(config.model)
-        self.optimisers = [
-            torch.optim.Adam(m.parameter_groups(lr) + [{"params": [bed], "lr": lr * BED_LR_SCALE} for bed in self.beds[c : c + 1]], betas=betas)
-            for c, m in enumerate(self.models)
-        ]
+        self.optimisers = [self._optimiser(c) for c in range(self.n_clips)]
         for c, optimiser in enumerate(self.optimisers):
             if start is not None and start[c].optimizer_state:
                 load_adam_state(self.named_parameters(c), optimiser, start[c].optimizer_state)
@@ -225,21 +235,42 @@ class Fitter:
         # events at the same steps as an uninterrupted one
         self.steps_taken = [int(s.optimizer_state["step"]) if s.optimizer_state else 0 for s in start] if start else [0] * self.n_clips
         self.relocated_at = [-1] * self.n_clips  # so a skipped step does not relocate twice
+        self.pruned = False  # whether `keep_live_events` left clips of different event counts
+
+    def _optimiser(self, c: int) -> torch.optim.Adam:
+        """A fresh Adam over clip c's parameters, each group at its own rate."""
+        lr = self.fit_config.learning_rate(self.config.model)
+        groups = self.models[c].parameter_groups(lr) + [{"params": [bed], "lr": lr * BED_LR_SCALE} for bed in self.beds[c : c + 1]]
+        return torch.optim.Adam(groups, betas=(self.fit_config.beta1, self.fit_config.beta2))
+
+    def keep_live_events(self) -> None:
+        """Each clip's events reduced to those its model's strategy keeps (`Strategy.kept`),
+        Adam's moments with them: what a converged fit stores. Then
+        the clips may hold different event counts: `evaluate` renders them one by one, and
+        no more steps are taken."""
+        for c, model in enumerate(self.models):
+            keep = model.strategy.kept(model).cpu() if model.strategy is not None else None
+            if keep is None or bool(keep.all()) or not bool(keep.any()):
+                continue
+            state = adam_state(self.named_parameters(c), self.optimisers[c])
+            self.models[c], self.noise_seeds[c] = model.kept(keep), self.noise_seeds[c][keep]
+            self.optimisers[c] = self._optimiser(c)
+            per_event = {k: v[keep] if k.startswith("exp_avg") and not k.endswith(BED_PARAMETER) else v for k, v in state.items()}
+            load_adam_state(self.named_parameters(c), self.optimisers[c], per_event)
+            self.pruned = True
 
     def _start_strategies(self) -> None:
         """Before a fresh fit's first step, each model's strategy adjusts it against renders
-        of its parameters, for as many rounds as any of them asks for."""
+        of its parameters, for as many rounds as it asks for: each clip as it would alone."""
+        asking = [m.strategy is not None for m in self.models]
         round_ = 0
-        while any(m.strategy is not None for m in self.models):
+        while any(asking):
             with torch.no_grad():
                 renders = self._render(self._decode()[0])
-            again = [
-                m.strategy.start(m, target, render, round_)
-                for m, target, render in zip(self.models, self.targets, renders)
-                if m.strategy is not None
+            asking = [
+                ask and self.models[c].strategy.start(self.models[c], self.targets[c], renders[c], round_)
+                for c, ask in enumerate(asking)
             ]
-            if not any(again):
-                return
             round_ += 1
 
     def named_parameters(self, c: int) -> list[tuple[str, torch.nn.Parameter]]:
@@ -251,12 +282,23 @@ class Fitter:
         return NoiseBed(self.beds[c].detach().cpu().clone(), self.bed_seeds[c]) if self.beds else None
 
     def _render(self, controls: EventControls) -> torch.Tensor:
-        """The C clips' renders (C, N): the events, and the beds under them."""
-        renders = self.renderer(controls, self.assets)
-        if not self.beds:
-            return renders
-        cfg = self.config
-        return renders + render_bed(torch.stack(list(self.beds)), self.bed_spectra, cfg.n_samples, cfg.sample_rate)
+        """The C clips' renders (C, N): the events, the beds under them and the backgrounds."""
+        return self._with_beds(self.renderer(controls, self.assets))
+
+    def _with_beds(self, renders: torch.Tensor, clips: slice = slice(None)) -> torch.Tensor:
+        """Event renders (C', N) of the clips `clips` with their beds and backgrounds added."""
+        if self.beds:
+            cfg = self.config
+            renders = renders + render_bed(torch.stack(list(self.beds[clips])), self.bed_spectra[clips], cfg.n_samples, cfg.sample_rate)
+        return renders if self.backgrounds is None else renders + self.backgrounds[clips]
+
+    def _render_each(self, controls: list[EventControls]) -> torch.Tensor:
+        """The C clips' renders (C, N), clip by clip: each its own count of events."""
+        renders = []
+        for c, clip_controls in enumerate(controls):
+            assets = dataclasses.replace(self.assets.with_events(self.noise_seeds[c]), config=self.models[c].config)
+            renders.append(self._with_beds(self.renderer(clip_controls, assets), slice(c, c + 1)))
+        return torch.cat(renders)
 
     def _decode(self) -> tuple[EventControls, list[torch.Tensor]]:
         decoded = [model() for model in self.models]
@@ -298,13 +340,14 @@ class Fitter:
             self.models[c].strategy.before_step(self.models[c], self.optimisers[c], self.targets[c], renders[c])
             self.relocated_at[c] = self.steps_taken[c]
 
-    def evaluate(self) -> tuple[EventControls, list[torch.Tensor], torch.Tensor, list[float]]:
-        """(controls of all C*E events, latents per clip, renders (C, N), losses per clip) of
-        the current parameters, without gradients."""
+    def evaluate(self) -> tuple[list[EventControls], list[torch.Tensor], torch.Tensor, list[float]]:
+        """(controls per clip, latents per clip, renders (C, N), losses per clip) of the
+        current parameters, without gradients."""
         with torch.no_grad():
-            controls, latents = self._decode()
-            renders = self._render(controls)
-            return controls, latents, renders, self.loss_fn(renders).cpu().tolist()
+            decoded = [model() for model in self.models]
+            controls = [c.replace(onset_continuous=None) for c, _ in decoded]
+            renders = self._render_each(controls) if self.pruned else self._render(concat_controls(controls))
+            return controls, [z for _, z in decoded], renders, self.loss_fn(renders).cpu().tolist()
 
 
 def _clip_bed(config: ModelConfig, fit_config: FitConfig, target: torch.Tensor, start: ClipStart | None) -> NoiseBed:
@@ -334,6 +377,23 @@ def clip_and_step(params: list[torch.nn.Parameter], optimiser: torch.optim.Optim
 BatchStepCallback = Callable[[int, list[float]], None]
 
 
+def default_fit(seed: int = 0) -> FitConfig:
+    """What `fit` does without --steps or --seconds: until converged (`DEFAULT_CONVERGE`),
+    at most DEFAULT_STEPS steps."""
+    return FitConfig(steps=DEFAULT_STEPS, seed=seed, converge=DEFAULT_CONVERGE)
+
+
+def converged(history: np.ndarray, steps_taken: int, converge: float) -> bool:
+    """Whether a fit whose losses so far are `history` (steps,) (NaN: skipped), having taken
+    `steps_taken` steps in all, has converged: at the end of a period of CONVERGE_EVERY steps,
+    at least CONVERGE_FROM into this run, the period's best loss is less than `converge`
+    (relative) below the best before it."""
+    if steps_taken % CONVERGE_EVERY or len(history) < max(CONVERGE_FROM, 2 * CONVERGE_EVERY):
+        return False
+    earlier, latest = np.nanmin(history[:-CONVERGE_EVERY], initial=np.inf), np.nanmin(history[-CONVERGE_EVERY:], initial=np.inf)
+    return bool(np.isfinite(earlier) and latest > earlier * (1.0 - converge))
+
+
 def fit_batch(
     targets: torch.Tensor,
     config: ModelConfig,
@@ -354,12 +414,14 @@ def fit_batch(
     hold the steps done (`FitResult.partial`), ready to be resumed. When the time budget
     `fit_config.seconds` runs out, the fit ends too, complete (not partial).
     `backgrounds` (C, N): fixed audio added to the renders before the loss (see `Fitter`).
+    With `fit_config.converge`, the fit ends, complete, once every clip has `converged`
+    (`FitResult.converged`).
     """
     began = time.perf_counter()
     fitter = Fitter(targets, config, fit_config, rooms, device, start=start, backgrounds=backgrounds)
     rows: list[list[float]] = []  # per step, per clip; grown as it goes (--seconds has no step count)
     skipped = np.zeros(fitter.n_clips, dtype=np.int64)
-    interrupted = False
+    interrupted = stopped_converged = False
     for step in range(fit_config.steps):
         if should_stop is not None and should_stop():
             interrupted = True
@@ -371,10 +433,16 @@ def fit_batch(
         skipped += np.logical_not(applied)
         if on_step is not None:
             on_step(step, losses)
+        if fit_config.converge is not None and all(
+            converged(np.array(rows)[:, c], fitter.steps_taken[c], fit_config.converge) for c in range(fitter.n_clips)
+        ):
+            stopped_converged = True
+            break
+    if stopped_converged:  # a fit cut short keeps every row, so that a resume goes on exactly
+        fitter.keep_live_events()
     controls, latents, renders, final_losses = fitter.evaluate()
     seconds = time.perf_counter() - began
     history = np.array(rows, dtype=np.float64).reshape(len(rows), fitter.n_clips).T
-    e = config.n_events
     return [
         FitResult(
             model=fitter.models[c],
@@ -386,10 +454,11 @@ def fit_batch(
             relative_l1=relative_spectral_l1(fitter.targets[c], renders[c]),
             seconds=seconds,
             render=renders[c],
-            controls=controls.select(slice(c * e, (c + 1) * e)).replace(onset_continuous=None),
+            controls=controls[c],
             latents=latents[c],
             optimizer_state=adam_state(fitter.named_parameters(c), fitter.optimisers[c]),
             partial=interrupted,
+            converged=stopped_converged,
             noise_bed=fitter.noise_bed(c),
         )
         for c in range(fitter.n_clips)

@@ -1,1 +1,1 @@
-"""Files: .splat reading/writing/validation, audio in and out, atomic writes, isolated opening."""
+"""Files: .splat reading/writing/validation, audio in and out, notes as MIDI/CSV/JSON, atomic writes, isolated opening."""

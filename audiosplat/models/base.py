@@ -21,13 +21,17 @@ class Strategy(Protocol):
     def start(self, model: EventModel, target: torch.Tensor, render: torch.Tensor, round_: int) -> bool:
         """Before a fresh fit's first step, given the clip (N,) and the render (N,) of the
         current parameters: adjust the model. Called with round_ = 0, 1, ... on a new render
-        each time, for as long as any clip's strategy returns True."""
+        each time, for as long as it returns True."""
 
     def due(self, steps_taken: int) -> bool:
         """Whether `before_step` is to run before the step after `steps_taken` steps."""
 
     def before_step(self, model: EventModel, optimiser: torch.optim.Optimizer, target: torch.Tensor, render: torch.Tensor) -> None:
         """Adjust the model (and its optimiser state) given the clip and the current render."""
+
+    def kept(self, model: EventModel) -> torch.Tensor:
+        """(E,) bool: the events a converged fit's result keeps (the model's `kept` drops
+        the rest)."""
 
 
 class EventModel(Protocol):
@@ -80,6 +84,10 @@ class EventModel(Protocol):
         self, parameters: dict[str, torch.Tensor], latents: torch.Tensor, shift_samples: int
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """The state dict and latents of these events moved `shift_samples` later (a merge)."""
+
+    def kept(self, keep: torch.Tensor) -> EventModel:
+        """A model of the same kind holding only the events `keep` (E,) bool, when the model
+        has one row per event (only models with a strategy are asked)."""
 
     def joined(self, first: dict[str, torch.Tensor], other: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The state dict that stores two sets of events side by side, when the model can

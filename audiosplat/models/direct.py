@@ -10,6 +10,7 @@ nearest rows.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -126,6 +127,12 @@ class DirectModel(nn.Module):
     def joined(self, first: dict[str, torch.Tensor], other: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Both files' rows, one after the other."""
         return {name: torch.cat([value, other[name]]) for name, value in first.items()}
+
+    def kept(self, keep: torch.Tensor) -> DirectModel:
+        """A model holding only the events `keep` (E,) bool, its config's `n_events` their count."""
+        smaller = DirectModel(dataclasses.replace(self.config, n_events=int(keep.sum())), self.widths["room"])
+        smaller.load_state_dict({name: value[keep.to(value.device)] for name, value in self.state_dict().items()})
+        return smaller.to(self.groups["log_gain"].device)
 
     def rows_for_notes(self, onset_frames: torch.Tensor, pitch_midi: torch.Tensor, gain: torch.Tensor) -> dict[str, torch.Tensor]:
         """Parameter rows of new notes (`note_rows`) for this model's rooms."""

@@ -4,8 +4,10 @@ Gaussians: an event whose gain has fallen 40 dB below the loudest explains nothi
 moved to the note that the residual spectrogram (target minus render, rectified) holds most
 energy in, and its Adam moments are reset so that it starts afresh there.
 
+A converged fit's file keeps its live events (`kept`).
+
 Models that use it have per-event parameter rows in `groups` (one `nn.Parameter` per group,
-"log_gain" among them) and `rows_for_notes`."""
+"log_gain" among them), `rows_for_notes` and `kept`."""
 
 from __future__ import annotations
 
@@ -119,6 +121,10 @@ class Relocation:
 
     def before_step(self, model: Any, optimiser: torch.optim.Optimizer, target: torch.Tensor, render: torch.Tensor) -> None:
         relocate_dead_events(model, optimiser, target, render)
+
+    def kept(self, model: Any) -> torch.Tensor:
+        """(E,) bool: the events a converged fit's file keeps, its live ones."""
+        return ~dead_events(model.groups["log_gain"][:, 0].detach().exp())
 
 
 RELOCATION = Relocation()

@@ -169,6 +169,12 @@ class SeedModel(nn.Module):
         """Latents hold no time: they stay; the tree describes the events before the shift."""
         return parameters, latents
 
+    def kept(self, keep: torch.Tensor) -> SeedModel:
+        """Its events are the leaves of one tree: it keeps them all, or refuses."""
+        if not bool(keep.all()):
+            raise ValueError("the seed model's events are the leaves of its tree: it cannot keep some of them")
+        return self
+
     def joined(self, first: dict[str, torch.Tensor], other: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A latent tree cannot hold two fits: `first`'s."""
         return dict(first)

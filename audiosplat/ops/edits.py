@@ -19,7 +19,7 @@ from audiosplat.core.errors import AudiosplatError
 from audiosplat.dsp.onset import samples_to_bits
 from audiosplat.io.splatfile import Splat
 from audiosplat.ops.merge import merge
-from audiosplat.ops.selection import EditError, select  # noqa: F401 - EditError: what edits raise
+from audiosplat.ops.selection import EditError, check_selection, select  # noqa: F401 - EditError: what edits raise
 
 
 def _selected(splat: Splat, spec: str) -> torch.Tensor:
@@ -179,7 +179,8 @@ at_seconds = _bounded("at", 0.0, 1e5)
 
 def check_operations(operations: list[tuple[str, str]]) -> None:
     """Refuse, before any file is read, an edit that is unknown, out of order or whose value
-    cannot be read or lies outside its bounds. Raises EditError (a usage error)."""
+    cannot be read or lies outside its bounds, and a selection that cannot be read. Raises
+    EditError (a usage error)."""
     for k, (name, value) in enumerate(operations):
         if name == "at":
             if k == 0 or operations[k - 1][0] != "merge":
@@ -187,7 +188,9 @@ def check_operations(operations: list[tuple[str, str]]) -> None:
             at_seconds(value)
         elif name in OPERATIONS:
             OPERATIONS[name][1](value)
-        elif name not in (*SELECTIONS, "merge"):
+        elif name in SELECTIONS:
+            check_selection(value)
+        elif name != "merge":
             raise EditError(f"unknown edit --{name} (edits: {', '.join((*SELECTIONS, *OPERATIONS, 'merge'))})")
 
 

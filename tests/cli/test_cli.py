@@ -28,7 +28,7 @@ def test_fit_writes_a_splat_and_reports_quality(tmp_path):
     assert result.stdout.strip() == str(out)
     assert "final loss" in result.stderr and "relative spectral L1" in result.stderr
     s = read_splat(out)
-    assert s.fit["seed"] == 5 and s.fit["steps"] == 2 and s.n_events == 4
+    assert s.fit["seed"] == 5 and s.fit["steps"] == 2 and 1 <= s.n_events <= 4  # --events is a cap
     assert all(isinstance(a, str) for a in s.provenance["argv"])
 
 
@@ -157,8 +157,9 @@ def test_usage_errors_exit_2(tmp_path):
 
 
 def test_bad_option_values_are_one_line(tmp_path):
-    result = run_cli("fit", GUITAR, "-o", tmp_path / "x.splat", "--events", "3", "--steps", "1")
-    assert_one_line_error(result, "events", code=2)
+    result = run_cli("fit", GUITAR, "-o", tmp_path / "x.splat", "--events", "3", "--model", "seed", "--steps", "1")
+    assert_one_line_error(result, "power of two", code=2)  # the seed model's event tree is binary
+    assert_one_line_error(run_cli("fit", GUITAR, "-o", tmp_path / "x.splat", "--events", "0", "--steps", "1"), "events", code=2)
 
 
 def test_fit_pitches_exact_by_default_grid_on_request(tmp_path):
@@ -267,3 +268,17 @@ def test_the_event_table_lines_up_its_columns():
 
     lines = text_table(("n", "name", "value"), [("1", "a", "0.5"), ("10", "long name", "-12.25")], left=("name",))
     assert lines == [" n  name        value", " 1  a             0.5", "10  long name  -12.25"]
+
+
+def test_fit_without_a_budget_stops_once_converged(tmp_path):
+    """No --steps or --seconds: the fit runs until a period of 100 steps stops paying (from
+    step 300), stores the rule and that it ended the fit, and leaves its dead events out."""
+    out = tmp_path / "default.splat"
+    result = run_cli("fit", GUITAR, "-o", out, "--samples", "4096", "--events", "8", "--device", "cpu", "-q")
+    assert result.exit_code == 0, result.stderr
+    s = read_splat(out)
+    assert s.fit["converged"] and s.fit["converge"] == pytest.approx(0.02)
+    assert s.fit["steps"] >= 300 and s.fit["steps"] % 100 == 0 and s.fit["steps"] < 3000
+    assert 1 <= s.n_events <= 8 and s.config.n_events == s.n_events == len(s.noise_seeds)
+    gains_db = 20 * np.log10(s.controls.gain.numpy())
+    assert gains_db.min() > gains_db.max() - 40.0  # no dead event kept

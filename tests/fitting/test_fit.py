@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from audiosplat.core.config import ModelConfig
-from audiosplat.fitting.fit import FitConfig, clip_and_step, fit, new_model, resolve_device
+from audiosplat.fitting.fit import CONVERGE_EVERY, CONVERGE_FROM, FitConfig, clip_and_step, converged, fit, new_model, resolve_device
 from audiosplat.io.audio import load_clip
 from audiosplat.synth.rooms import procedural_bank
 from tests.shared import GUITAR, PIANO, TINY
@@ -79,8 +79,32 @@ def test_bad_settings_are_refused():
         FitConfig(loss="l2")
     with pytest.raises(ValueError, match="learning rate"):
         FitConfig(lr=0.0)
+    with pytest.raises(ValueError, match="power of two"):
+        ModelConfig(n_events=3, model="seed")  # its events are a binary tree's leaves
     with pytest.raises(ValueError, match="events"):
-        ModelConfig(n_events=3)
+        ModelConfig(n_events=0)
+    assert ModelConfig(n_events=3).n_events == 3  # the direct model's are any count
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA"):
             resolve_device("cuda")
+
+
+def test_a_converging_fit_stops_when_a_period_stops_paying():
+    """`converged` judges at the end of each period of CONVERGE_EVERY steps: the period's
+    best loss against the best before it."""
+    start = CONVERGE_FROM - CONVERGE_EVERY
+    falling = np.linspace(100.0, 50.0, start)
+    assert not converged(np.concatenate([falling, np.full(CONVERGE_EVERY, 45.0)]), CONVERGE_FROM, 0.02)  # 10% better
+    flat = np.concatenate([falling, np.full(CONVERGE_EVERY, 49.5)])  # 1% better: done
+    assert converged(flat, CONVERGE_FROM, 0.02)
+    assert not converged(flat[:-1], CONVERGE_FROM - 1, 0.02)  # judged only at a period's end
+    assert not converged(falling[:CONVERGE_EVERY], CONVERGE_EVERY, 0.02)  # too early
+    relocated = np.concatenate([falling, np.full(CONVERGE_EVERY, 80.0)])  # worse than before: done too
+    assert converged(relocated, CONVERGE_FROM, 0.02)
+
+
+def test_a_fit_stops_once_converged_and_says_so():
+    clip = torch.from_numpy(load_clip(GUITAR, n_samples=4096, sample_rate=22050).samples)
+    config = ModelConfig(n_samples=4096, n_events=4)
+    result = fit(clip, config, FitConfig(steps=2000, converge=0.5), procedural_bank(4096, 22050), torch.device("cpu"))
+    assert result.converged and len(result.loss_history) == CONVERGE_FROM

@@ -49,11 +49,11 @@ def test_onsets_are_absolute_and_increase_across_windows(long_fit):
     outcome, path = long_fit
     splat = read_splat(path)
     assert splat.config.total_samples == int(4.5 * N) and splat.config.n_windows == 5
-    assert splat.n_events == 5 * E
-    onsets = splat.controls.onset_samples.view(5, E)
-    for k in range(5):
-        assert bool(((onsets[k] >= k * N) & (onsets[k] < (k + 1) * N)).all())
-    assert bool((onsets[:-1].max(dim=1).values < onsets[1:].min(dim=1).values).all())
+    assert 5 <= splat.n_events <= 5 * E  # each window keeps the events it needs, at most E
+    onsets = splat.controls.onset_samples
+    windows = torch.div(onsets, N, rounding_mode="floor")
+    assert windows.unique().tolist() == list(range(5))  # every window has events, in its own span
+    assert bool((windows[1:] >= windows[:-1]).all())  # stored window after window
 
 
 def test_the_fit_lowers_the_loss_on_each_window(long_fit):
@@ -134,10 +134,10 @@ def test_cli_fits_renders_and_inspects_a_long_file(long_fit, tmp_path):
     result = run_cli("fit", source, "-o", out, "--samples", N, "--events", E, "--steps", 1, "--duration", 0.5, "--device", "cpu", "-q")
     assert result.exit_code == 0, result.stderr
     splat = read_splat(out)
-    assert splat.config.total_samples == round(0.5 * 22050) and splat.n_events == 3 * E
+    assert splat.config.total_samples == round(0.5 * 22050) and 3 <= splat.n_events <= 3 * E
     inspected = run_cli("inspect", out, "--json")
     summary = json.loads(inspected.stdout)
-    assert summary["duration_s"] == pytest.approx(0.5, abs=1e-4) and summary["windows"] == 3 and summary["events"] == 3 * E
+    assert summary["duration_s"] == pytest.approx(0.5, abs=1e-4) and summary["windows"] == 3 and summary["events"] == splat.n_events
     rendered = run_cli("render", out, "-o", tmp_path / "cli.wav", "-q")
     assert rendered.exit_code == 0, rendered.stderr
     assert sf.info(tmp_path / "cli.wav").frames == round(0.5 * 22050)

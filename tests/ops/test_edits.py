@@ -181,3 +181,16 @@ def test_noise_gain_scales_the_bed_alone_and_off_silences_it(fitted_splat):
     np.testing.assert_allclose(silent, events, atol=1e-6 * np.abs(events).max())
     with pytest.raises(EditError, match="noise-gain"):
         apply_edits(splat, [("noise-gain", "loud")])
+
+
+@pytest.mark.parametrize("db", ["-10", "-120", "-0.5", "-20"])
+def test_a_negative_amount_reaches_the_edit_whole(fitted_splat, tmp_path, db):
+    """Among the options edit does not know, -10 could read as the short flags -1 -0; edit
+    has no -0, so the amount arrives as written and --null stays off."""
+    out = tmp_path / "quieter.splat"
+    result = run_cli("edit", fitted_splat, "-o", out, "--gain", db)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"{out}\n"  # newline-terminated: not --null
+    edited = read_splat(out)
+    assert edited.provenance["history"][-1]["operations"] == [["gain", db]]
+    np.testing.assert_allclose(edited.controls.gain.numpy(), read_splat(fitted_splat).controls.gain.numpy() * 10 ** (float(db) / 20), rtol=1e-6)
