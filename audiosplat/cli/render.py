@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,6 +11,7 @@ import typer
 
 from audiosplat.app.batch import make_output_folders, run_each
 from audiosplat.app.inputs import SPLAT_SUFFIXES, STDIN, check_output_path, names_many
+from audiosplat.app.stop import stop_on_signal
 from audiosplat.cli.common import (
     Device,
     DeviceOpt,
@@ -93,6 +95,15 @@ def render(
         found, outputs, many = plan(sources, output, SPLAT_SUFFIXES, glob, ".wav", report=report, null=null)
         if many:
             make_output_folders(output, outputs)
-        with reporting(err, report, many=many, quiet=quiet, null=null) as batch:
-            run_each([(i.path, o) for i, o in zip(found, outputs)], render_one, on_report=batch.on_report, skip_existing=skip_existing, fail_fast=fail_fast, complete=is_complete_output)
+        # a batch stops between inputs on the first Ctrl-C (a second one interrupts at once)
+        with (stop_on_signal() if many else contextlib.nullcontext(lambda: False)) as stop_asked, reporting(err, report, many=many, quiet=quiet, null=null) as batch:
+
+            def render_unless_stopped(source: Path, out: Path) -> None:
+                # Ctrl-C takes effect between inputs: raised anywhere, a C library may
+                # swallow it or turn it into an input's error
+                if stop_asked():
+                    raise KeyboardInterrupt
+                render_one(source, out)
+
+            run_each([(i.path, o) for i, o in zip(found, outputs)], render_unless_stopped, on_report=batch.on_report, skip_existing=skip_existing, fail_fast=fail_fast, complete=is_complete_output)
         exit_if_failed(batch)
