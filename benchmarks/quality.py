@@ -159,10 +159,9 @@ def main() -> None:
     ]
     config = configs[0]
     # without --steps, --seconds alone ends the fit: give it more steps than it can take
-    steps = args.steps if args.steps is not None else 10**6
-    fit_config = FitConfig(steps=steps, seed=args.seed, **({"loss": args.loss} if args.loss else {}))
-    if args.default:  # what `fit` does without a budget: until converged
-        fit_config = dataclasses.replace(default_fit(args.seed), **({"loss": args.loss} if args.loss else {}))
+    # --default: what `fit` does without a budget, until converged
+    budget = default_fit(args.seed) if args.default else FitConfig(steps=args.steps if args.steps is not None else 10**6, seed=args.seed)
+    fit_config = dataclasses.replace(budget, loss=args.loss) if args.loss else budget
     records = []
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch) if args.keep is None else args.keep

@@ -433,11 +433,12 @@ def fit_batch(
         skipped += np.logical_not(applied)
         if on_step is not None:
             on_step(step, losses)
-        if fit_config.converge is not None and all(
-            converged(np.array(rows)[:, c], fitter.steps_taken[c], fit_config.converge) for c in range(fitter.n_clips)
-        ):
-            stopped_converged = True
-            break
+        # the history is gathered only at a period's end, not every step
+        if fit_config.converge is not None and all(taken % CONVERGE_EVERY == 0 for taken in fitter.steps_taken):
+            history = np.array(rows)
+            if all(converged(history[:, c], fitter.steps_taken[c], fit_config.converge) for c in range(fitter.n_clips)):
+                stopped_converged = True
+                break
     if stopped_converged:  # a fit cut short keeps every row, so that a resume goes on exactly
         fitter.keep_live_events()
     controls, latents, renders, final_losses = fitter.evaluate()
