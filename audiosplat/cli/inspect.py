@@ -103,7 +103,7 @@ def _print_summary(s: dict) -> None:
         f"{s['model']} model, {s['pitches']} pitches; {s['stored_numbers']} stored numbers, {s['bytes']} bytes; "
         f"rooms {s['rooms']}; source {s['source']}"
     )
-    out.print(f"notes: {s['notes']} of {s['events']} events")
+    out.print(f"notes: {s['notes']} (in {s['note_events']} of {s['events']} events)")
     bed = s.get("noise_bed")
     if bed is not None:
         bands = " ".join("-" if level is None else f"{level:.0f}" for level in bed["band_level_db"])

@@ -19,9 +19,10 @@ def notes(
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Write the notes of a .splat: each event that is pitched, mostly resonance and within
-    40 dB of the loudest, with its onset, offset, nearest MIDI pitch, cents, name, velocity
-    and gain. MIDI: one track at 120 bpm, 480 ticks a beat.
+    """Write the notes of a .splat, each one or more events that are pitched, mostly
+    resonance and within 20 dB of the loudest (the same pitch renewed while it sounds, or a
+    weak partial beside it, is one note): onset, offset, nearest MIDI pitch, cents, name,
+    velocity, level and its events. MIDI: one track at 120 bpm, 480 ticks a beat.
 
     Examples: audiosplat notes mozart.splat -o mozart.mid;
     audiosplat notes mozart.splat --format json | jq '.[].note'

@@ -13,7 +13,7 @@ from audiosplat.io.atomic import atomic_path
 from audiosplat.io.midi import midi_bytes, midi_file, read_midi_bytes
 
 NOTE_FORMATS = ("midi", "csv", "json")
-NOTE_COLUMNS = ("event", "onset_s", "offset_s", "midi_pitch", "cents", "note", "velocity", "gain_db")
+NOTE_COLUMNS = ("event", "events", "onset_s", "offset_s", "midi_pitch", "cents", "note", "velocity", "gain_db")
 SUFFIX_FORMATS = {".mid": "midi", ".midi": "midi", ".csv": "csv", ".json": "json"}
 TEXT_FORMATS = ("csv", "json")
 
@@ -38,11 +38,11 @@ def note_format(output: Path | None, requested: str | None) -> str:
 
 def notes_csv(notes: list[dict]) -> str:
     """A header of NOTE_COLUMNS and one line per note; numbers written in full (they read
-    back equal)."""
+    back equal), a note's events as their indices joined by spaces ("3 17 22")."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(NOTE_COLUMNS)
-    writer.writerows([note[column] for column in NOTE_COLUMNS] for note in notes)
+    writer.writerows([" ".join(map(str, note[c])) if c == "events" else note[c] for c in NOTE_COLUMNS] for note in notes)
     return text.getvalue()
 
 

@@ -1,10 +1,12 @@
 """Which events of a .splat are notes, and the notes as plain rows: what `notes` exports,
 `inspect` marks and `edit --select note==C5` picks. NumPy only.
 
-An event is a note when it is pitched (its resonance sounds), the resonance carries most of
-it (`excitation_mix` resonance share at least `NOTE_MIN_RESONANCE_MIX`) and it is audible
-(gain within `NOTE_RANGE_DB` of the file's loudest event). The other events are the
-unpitched part's: attacks, breath, texture (formats/splat-v1.md, section 9.2).
+An event belongs to a note when it is pitched (its resonance sounds), the resonance carries
+most of it (`excitation_mix` resonance share at least `NOTE_MIN_RESONANCE_MIX`) and it is
+audible (gain within `NOTE_RANGE_DB` of the file's loudest event). The other events are the
+unpitched part's: attacks, breath, texture. A note is one or more such events
+(`note_leads`): a fit often carries one note with several, the same pitch renewed while it
+sounds, or a weak partial of it placed on its own (formats/splat-v1.md, section 9.2).
 """
 
 from __future__ import annotations
@@ -21,9 +23,23 @@ if TYPE_CHECKING:
     from audiosplat.io.splat_format import StoredSplat
 
 NOTE_MIN_RESONANCE_MIX = 0.5
-NOTE_RANGE_DB = 40.0
+NOTE_RANGE_DB = 20.0
 # A note ends where its resonance has fallen 30 dB: half its 60 dB decay time.
 OFFSET_FRACTION_OF_DECAY = 0.5
+# An event of a note's pitch (within half a semitone) while the note sounds is more of that
+# note, unless it strikes again: it starts RESTRIKE_DB louder than the note is by then, and
+# not within REPEAT_S of the note's start (faster than any repeated note in the clips we fit).
+SAME_PITCH_SEMITONES = 0.5
+RESTRIKE_DB = 3.0
+REPEAT_S = 0.16
+# A note whose pitch is the k-th harmonic (k = 2 ... HARMONICS, within HARMONIC_CENTS) of a
+# note that sounds when it starts, at least HARMONIC_DB below that note's level by then,
+# is that note's partial.
+HARMONICS = 8
+HARMONIC_CENTS = 50.0
+HARMONIC_DB = 10.0
+# an event a little earlier than its fundamental's is still that note's partial
+TOGETHER_S = 0.05
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
 _NAME = re.compile(r"^\s*([A-Ga-g])([#b]?)(-?\d+)\s*$")
@@ -45,22 +61,78 @@ def note_mask(rows: list[dict]) -> np.ndarray:
     )
 
 
+def level_db(row: dict, time_s: float) -> float:
+    """An event's resonance level (dB) at `time_s`: its gain, falling 60 dB per decay time
+    from its onset."""
+    return row["gain_db"] - 60.0 * max(0.0, time_s - row["onset_s"]) / max(row["decay_s"], 1e-6)
+
+
+def offset_s(row: dict) -> float:
+    """Where an event's note ends if nothing renews it (uncapped)."""
+    return row["onset_s"] + OFFSET_FRACTION_OF_DECAY * row["decay_s"]
+
+
+def note_leads(rows: list[dict]) -> np.ndarray:
+    """(E,) int: for each row of the event table, the first event of the note it belongs
+    to (its own index when it starts one), -1 for an event that is no note. In onset order,
+    an event joins the note of its pitch that sounds (`offset_s`) at its onset unless it
+    strikes again (`RESTRIKE_DB`, `REPEAT_S`); then a note that starts as a weak harmonic
+    of a sounding note joins that note (`HARMONICS`)."""
+    leads = np.full(len(rows), -1, dtype=np.int64)
+    members: dict[int, list[int]] = {}
+    midi = {e: hz_to_midi(rows[e]["pitch_hz"]) for e in np.flatnonzero(note_mask(rows)).tolist()}
+    for e in sorted(midi, key=lambda e: (rows[e]["onset_s"], -rows[e]["gain_db"], e)):
+        t = rows[e]["onset_s"]
+        best, best_level = e, -math.inf
+        for lead, events in members.items():
+            if abs(midi[lead] - midi[e]) > SAME_PITCH_SEMITONES or max(offset_s(rows[m]) for m in events) <= t:
+                continue
+            level = max(level_db(rows[m], t) for m in events)
+            again = t - rows[lead]["onset_s"] >= REPEAT_S and rows[e]["gain_db"] > level + RESTRIKE_DB
+            if not again and level > best_level:
+                best, best_level = lead, level
+        members.setdefault(best, []).append(e)
+        leads[e] = best
+    for lead in sorted(members, key=lambda m: -midi[m]):  # highest first: a partial of a partial
+        fundamental = _fundamental(rows, midi, members, lead)
+        if fundamental is not None:
+            members[fundamental] += members.pop(lead)
+    for lead, events in members.items():
+        leads[events] = lead
+    return leads
+
+
+def _fundamental(rows: list[dict], midi: dict[int, float], members: dict[int, list[int]], lead: int) -> int | None:
+    """The note `lead`'s note is a weak harmonic of, if any (`note_leads`)."""
+    t, level = rows[lead]["onset_s"], max(rows[m]["gain_db"] for m in members[lead])
+    for other, events in members.items():
+        ratio = 2.0 ** ((midi[lead] - midi[other]) / 12.0)
+        k = round(ratio)
+        if other == lead or not 2 <= k <= HARMONICS or abs(1200.0 * math.log2(ratio / k)) > HARMONIC_CENTS:
+            continue
+        if rows[other]["onset_s"] > t + TOGETHER_S or max(offset_s(rows[m]) for m in events) <= t:
+            continue
+        if level <= max(level_db(rows[m], t) for m in events) - HARMONIC_DB:
+            return other
+    return None
+
+
 def note_pitches(rows: list[dict]) -> list[int | None]:
-    """Per row of the event table: a note's nearest MIDI pitch, None for an event that is
-    not a note."""
-    return [round(hz_to_midi(row["pitch_hz"])) if is_note else None for row, is_note in zip(rows, note_mask(rows).tolist())]
+    """Per row of the event table: the nearest MIDI pitch of the note it belongs to
+    (`note_leads`), None for an event that is no note."""
+    return [None if lead < 0 else round(hz_to_midi(rows[lead]["pitch_hz"])) for lead in note_leads(rows).tolist()]
 
 
 def note_names(rows: list[dict]) -> list[str | None]:
-    """Per row of the event table: the name of a note's nearest pitch ("C5"), None for an
-    event that is not a note."""
+    """Per row of the event table: the name of its note's nearest pitch ("C5"), None for an
+    event that is no note."""
     return [None if midi is None else note_name(midi) for midi in note_pitches(rows)]
 
 
 def with_notes(summary: dict) -> dict:
     """A file's summary (`summary.summarise`) with its notes marked: "notes", how many
-    events are notes, after "events"; and each event row's "note" (`note_names`) after
-    its "pitch_hz"."""
+    notes, and "note_events", how many events they take, after "events"; and each event
+    row's "note" (its note's name, `note_names`) after its "pitch_hz"."""
     rows = summary["event_table"]
     names = note_names(rows)
     marked = [_after(row, "pitch_hz", "note", name) for row, name in zip(rows, names)]
@@ -68,7 +140,9 @@ def with_notes(summary: dict) -> dict:
     for key, value in summary.items():
         out[key] = marked if key == "event_table" else value
         if key == "events":
-            out["notes"] = sum(name is not None for name in names)
+            leads = note_leads(rows)
+            out["notes"] = len(set(leads[leads >= 0].tolist()))
+            out["note_events"] = int((leads >= 0).sum())
     return out
 
 
@@ -111,28 +185,32 @@ def velocity(gain_db: float, loudest_db: float) -> int:
 
 
 def note_table(stored: StoredSplat) -> list[dict]:
-    """One row per note, in onset order: its event, onset and offset (s), the nearest MIDI
-    pitch and the cents from it, its name, velocity (`velocity`) and gain (dB)."""
+    """One row per note (`note_leads`), in onset order: its first event and all its events,
+    onset and offset (s: its first event's onset, its events' last `offset_s`), the nearest
+    MIDI pitch of its first event and the cents from it, its name, its level (dB, its
+    events' gains summed in power) and velocity (`velocity`)."""
     rows = event_rows(stored)
-    mask = note_mask(rows)
-    if not mask.any():
+    leads = note_leads(rows)
+    if not (leads >= 0).any():
         return []
     loudest = max(row["gain_db"] for row in rows)
     duration = stored.config.duration_s
     notes = []
-    for row in (r for r, is_note in zip(rows, mask) if is_note):
-        exact = hz_to_midi(row["pitch_hz"])
+    for lead in sorted(set(leads[leads >= 0].tolist())):
+        events = np.flatnonzero(leads == lead).tolist()
+        exact = hz_to_midi(rows[lead]["pitch_hz"])
         midi = int(round(exact))
-        onset = row["onset_s"]
-        offset = min(duration, onset + OFFSET_FRACTION_OF_DECAY * row["decay_s"])
+        onset = rows[lead]["onset_s"]
+        gain = 10.0 * math.log10(sum(10.0 ** (rows[e]["gain_db"] / 10.0) for e in events))
         notes.append({
-            "event": row["event"],
+            "event": lead,
+            "events": events,
             "onset_s": onset,
-            "offset_s": max(offset, onset),
+            "offset_s": max(onset, min(duration, max(offset_s(rows[e]) for e in events))),
             "midi_pitch": midi,
             "cents": 100.0 * (exact - midi),
             "note": note_name(midi),
-            "velocity": velocity(row["gain_db"], loudest),
-            "gain_db": row["gain_db"],
+            "velocity": velocity(gain, loudest),
+            "gain_db": gain,
         })
     return sorted(notes, key=lambda n: (n["onset_s"], n["midi_pitch"]))

@@ -68,8 +68,13 @@ def test_csv_on_stdout_equals_the_note_table(notes_splat, args):
     assert result.stderr == ""
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     table = _table(notes_splat)
-    assert result.stdout.splitlines()[0] == "event,onset_s,offset_s,midi_pitch,cents,note,velocity,gain_db"
-    assert [{key: type(table[0][key])(value) for key, value in row.items()} for row in rows] == table
+    assert result.stdout.splitlines()[0] == "event,events,onset_s,offset_s,midi_pitch,cents,note,velocity,gain_db"
+
+    def typed(key, value):
+        return [int(e) for e in value.split()] if key == "events" else type(table[0][key])(value)
+
+    assert [{key: typed(key, value) for key, value in row.items()} for row in rows] == table
+    assert [row["events"] for row in rows] == ["0", "1", "2"]
     assert [row["note"] for row in rows] == ["C5", "E4", "C5"]
 
 
@@ -91,7 +96,7 @@ def test_files_by_suffix_and_json_equal_the_note_table(notes_splat, tmp_path):
 def test_a_file_without_notes_writes_empty_outputs(tmp_path):
     """golden-v1's events are half noise: no notes, so a header, [] and a MIDI file with none."""
     assert _table(GOLDEN) == []
-    assert run_cli("notes", GOLDEN).stdout == "event,onset_s,offset_s,midi_pitch,cents,note,velocity,gain_db\n"
+    assert run_cli("notes", GOLDEN).stdout == "event,events,onset_s,offset_s,midi_pitch,cents,note,velocity,gain_db\n"
     assert json.loads(run_cli("notes", GOLDEN, "--format", "json").stdout) == []
     result = run_cli("notes", GOLDEN, "-o", tmp_path / "none.mid")
     assert result.exit_code == 0 and "0 notes written" in result.stderr
@@ -183,13 +188,13 @@ def test_inspect_marks_the_notes(notes_splat):
     table = run_cli("inspect", notes_splat)
     assert table.exit_code == 0, table.stderr
     lines = table.stdout.splitlines()
-    assert "notes: 3 of 4 events" in lines
+    assert "notes: 3 (in 3 of 4 events)" in lines
     header = next(k for k, line in enumerate(lines) if line.lstrip().startswith("event"))
     assert lines[header].split()[:6] == ["event", "onset", "s", "gain", "dB", "pitch"] and " note " in lines[header]
     names = [line.split()[4] for line in lines[header + 1 :]]
     assert names == ["C5", "E4", "C5", "sine"]  # event 3 has no name: its wave comes next
     summary = json.loads(run_cli("inspect", notes_splat, "--json").stdout)
-    assert summary["notes"] == 3 and summary["events"] == 4
+    assert (summary["notes"], summary["note_events"], summary["events"]) == (3, 3, 4)
     assert [row["note"] for row in summary["event_table"]] == ["C5", "E4", "C5", None]
     assert list(summary["event_table"][0])[3:5] == ["pitch_hz", "note"]
     picked = json.loads(run_cli("inspect", notes_splat, "--json", "--events", "notes", "--sort", "energy").stdout)
@@ -197,6 +202,6 @@ def test_inspect_marks_the_notes(notes_splat):
 
 
 def test_inspect_of_a_file_without_notes(tmp_path):
-    assert "notes: 0 of 2 events" in run_cli("inspect", GOLDEN).stdout
+    assert "notes: 0 (in 0 of 2 events)" in run_cli("inspect", GOLDEN).stdout
     summary = json.loads(run_cli("inspect", GOLDEN, "--json").stdout)
     assert summary["notes"] == 0 and [row["note"] for row in summary["event_table"]] == [None, None]
