@@ -80,29 +80,35 @@ def note_leads(rows: list[dict]) -> np.ndarray:
     of a sounding note joins that note (`HARMONICS`)."""
     leads = np.full(len(rows), -1, dtype=np.int64)
     members: dict[int, list[int]] = {}
+    ends: dict[int, float] = {}  # each note's latest event end
     midi = {e: hz_to_midi(rows[e]["pitch_hz"]) for e in np.flatnonzero(note_mask(rows)).tolist()}
+    sounding: list[int] = []  # notes not yet ended; one that ends can take no later event
     for e in sorted(midi, key=lambda e: (rows[e]["onset_s"], -rows[e]["gain_db"], e)):
         t = rows[e]["onset_s"]
+        sounding = [lead for lead in sounding if ends[lead] > t]
         best, best_level = e, -math.inf
-        for lead, events in members.items():
-            if abs(midi[lead] - midi[e]) > SAME_PITCH_SEMITONES or max(offset_s(rows[m]) for m in events) <= t:
+        for lead in sounding:
+            if abs(midi[lead] - midi[e]) > SAME_PITCH_SEMITONES:
                 continue
-            level = max(level_db(rows[m], t) for m in events)
+            level = max(level_db(rows[m], t) for m in members[lead])
             again = t - rows[lead]["onset_s"] >= REPEAT_S and rows[e]["gain_db"] > level + RESTRIKE_DB
             if not again and level > best_level:
                 best, best_level = lead, level
+        if best == e:
+            sounding.append(e)
         members.setdefault(best, []).append(e)
-        leads[e] = best
+        ends[best] = max(ends.get(best, -math.inf), offset_s(rows[e]))
     for lead in sorted(members, key=lambda m: -midi[m]):  # highest first: a partial of a partial
-        fundamental = _fundamental(rows, midi, members, lead)
+        fundamental = _fundamental(rows, midi, members, ends, lead)
         if fundamental is not None:
             members[fundamental] += members.pop(lead)
+            ends[fundamental] = max(ends[fundamental], ends.pop(lead))
     for lead, events in members.items():
         leads[events] = lead
     return leads
 
 
-def _fundamental(rows: list[dict], midi: dict[int, float], members: dict[int, list[int]], lead: int) -> int | None:
+def _fundamental(rows: list[dict], midi: dict[int, float], members: dict[int, list[int]], ends: dict[int, float], lead: int) -> int | None:
     """The note `lead`'s note is a weak harmonic of, if any (`note_leads`)."""
     t, level = rows[lead]["onset_s"], max(rows[m]["gain_db"] for m in members[lead])
     for other, events in members.items():
@@ -110,17 +116,22 @@ def _fundamental(rows: list[dict], midi: dict[int, float], members: dict[int, li
         k = round(ratio)
         if other == lead or not 2 <= k <= HARMONICS or abs(1200.0 * math.log2(ratio / k)) > HARMONIC_CENTS:
             continue
-        if rows[other]["onset_s"] > t + TOGETHER_S or max(offset_s(rows[m]) for m in events) <= t:
+        if rows[other]["onset_s"] > t + TOGETHER_S or ends[other] <= t:
             continue
         if level <= max(level_db(rows[m], t) for m in events) - HARMONIC_DB:
             return other
     return None
 
 
+def _note_midi(rows: list[dict], leads: np.ndarray) -> list[int | None]:
+    """Per row: the nearest MIDI pitch of its note's first event (`leads`), None for no note."""
+    return [None if lead < 0 else round(hz_to_midi(rows[lead]["pitch_hz"])) for lead in leads.tolist()]
+
+
 def note_pitches(rows: list[dict]) -> list[int | None]:
     """Per row of the event table: the nearest MIDI pitch of the note it belongs to
     (`note_leads`), None for an event that is no note."""
-    return [None if lead < 0 else round(hz_to_midi(rows[lead]["pitch_hz"])) for lead in note_leads(rows).tolist()]
+    return _note_midi(rows, note_leads(rows))
 
 
 def note_names(rows: list[dict]) -> list[str | None]:
@@ -134,13 +145,13 @@ def with_notes(summary: dict) -> dict:
     notes, and "note_events", how many events they take, after "events"; and each event
     row's "note" (its note's name, `note_names`) after its "pitch_hz"."""
     rows = summary["event_table"]
-    names = note_names(rows)
+    leads = note_leads(rows)
+    names = [None if midi is None else note_name(midi) for midi in _note_midi(rows, leads)]
     marked = [_after(row, "pitch_hz", "note", name) for row, name in zip(rows, names)]
     out: dict = {}
     for key, value in summary.items():
         out[key] = marked if key == "event_table" else value
         if key == "events":
-            leads = note_leads(rows)
             out["notes"] = len(set(leads[leads >= 0].tolist()))
             out["note_events"] = int((leads >= 0).sum())
     return out
@@ -196,8 +207,11 @@ def note_table(stored: StoredSplat) -> list[dict]:
     loudest = max(row["gain_db"] for row in rows)
     duration = stored.config.duration_s
     notes = []
-    for lead in sorted(set(leads[leads >= 0].tolist())):
-        events = np.flatnonzero(leads == lead).tolist()
+    grouped: dict[int, list[int]] = {}
+    for e, lead in enumerate(leads.tolist()):
+        if lead >= 0:
+            grouped.setdefault(lead, []).append(e)
+    for lead, events in grouped.items():
         exact = hz_to_midi(rows[lead]["pitch_hz"])
         midi = int(round(exact))
         onset = rows[lead]["onset_s"]

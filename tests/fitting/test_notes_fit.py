@@ -40,10 +40,6 @@ def two_notes(tmp_path_factory):
     return _fit(tmp_path_factory.mktemp("two"), "two", _tone(A4, 0.1) + _tone(E5, 0.4))
 
 
-def _names_and_onsets(notes) -> list[tuple[str, float]]:
-    return [(n["note"], n["onset_s"]) for n in notes]
-
-
 def test_two_notes_are_two_notes(two_notes):
     _, notes = two_notes
     assert [n["note"] for n in notes] == ["A4", "E5"], notes
