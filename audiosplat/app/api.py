@@ -26,7 +26,7 @@ from audiosplat.fitting.long_fit import LongFit, fit_windows
 from audiosplat.io.audio import Clip, file_sha256, load_clip, samples_after
 from audiosplat.io.room_folder import load_room_folder
 from audiosplat.io.splatfile import Splat, read_splat, write_splat
-from audiosplat.models.analysis import resolve_pitches
+from audiosplat.models.analysis import note_onsets_s, resolve_pitches
 from audiosplat.ops.edits import apply_edits, merged_paths
 from audiosplat.ops.perturb import perturb
 from audiosplat.synth.long_render import render_windows
@@ -195,6 +195,12 @@ def fit_long_input(
             "window_relative_spectral_l1": [w.relative_l1 for w in windows],
         },
         loss_history=result.loss_history,
+        onsets_s=np.asarray([
+            k * n / rate + t
+            for k in range(long_config.n_windows)
+            for t in note_onsets_s(torch.from_numpy(raw_window(k)[0] / peak), config)
+            if k == 0 or t > 0  # a later window's frame 0 is where it was cut, not an onset
+        ]),
         labels=item.labels,
         provenance=_provenance(item, clip, fit_config, torch_device, argv),
     )
@@ -340,6 +346,7 @@ def _splat_from_fit(
             "converged": result.converged,
         },
         loss_history=result.loss_history,
+        onsets_s=np.asarray(note_onsets_s(torch.from_numpy(clip.samples), config)),
         optimizer=result.optimizer_state or None,
         labels=item.labels,
         provenance=_provenance(item, clip, fit_config, device, argv),

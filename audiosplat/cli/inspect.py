@@ -56,7 +56,7 @@ def inspect(
                     if not quiet:
                         err.print(f"{path}: valid .splat {stored.format_version}")
                     continue
-                summary = with_notes(summarise(stored, path))
+                summary = with_notes(summarise(stored, path), stored.onsets_s)
                 rows = summary["event_table"]
                 if events is not None:
                     rows = [row for row, keep in zip(rows, select(stored, events).tolist()) if keep]

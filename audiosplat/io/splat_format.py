@@ -26,7 +26,7 @@ from audiosplat.models.layouts import latent_width, parameter_shapes
 from audiosplat.synth.procedural_rooms import PROCEDURAL_BANK, impulses_sha256, procedural_impulses, procedural_names
 
 FORMAT_NAME = "audiosplat.splat"
-FORMAT_VERSION = "1.7.0"
+FORMAT_VERSION = "1.8.0"
 SUPPORTED_MAJOR = 1
 # Bounds on the config read from a file, so a hostile file cannot ask for huge allocations
 # (MAX_SAMPLES, MAX_EVENTS and MAX_TOTAL_SAMPLES are core.config's, which a fit also obeys).
@@ -100,6 +100,7 @@ class StoredSplat:
     optimizer: dict[str, np.ndarray] | None = None
     labels: dict[str, np.ndarray] | None = None
     noise_bed: StoredNoiseBed | None = None
+    onsets_s: np.ndarray | None = None  # (K,) float64 s: where the source's notes start
 
     @property
     def n_events(self) -> int:
@@ -200,6 +201,7 @@ def _read(f: h5py.File, path: Path, optimizer: bool) -> StoredSplat:
         rooms=rooms,
         fit=read_attributes(fit_group, FIT_ATTRIBUTES, fail),
         loss_history=history,
+        onsets_s=_read_onsets(fit_group, fail),
         provenance=read_attributes(_group(f, "provenance", fail), PROVENANCE_ATTRIBUTES, fail),
         latents_match_controls=typed(attribute(f, "latents_match_controls", fail, True), FLAG, "/@latents_match_controls", fail),
         format_version=version,
@@ -207,6 +209,19 @@ def _read(f: h5py.File, path: Path, optimizer: bool) -> StoredSplat:
         labels=_read_labels(f, fail),
         noise_bed=_read_noise_bed(f, config, fail),
     )
+
+
+def _read_onsets(fit_group: h5py.Group, fail) -> np.ndarray | None:
+    """The optional /fit/onsets_s: a one-dimensional dataset of at most MAX_LABELS finite,
+    ascending times (s)."""
+    if _member(fit_group, "onsets_s") is None:
+        return None
+    onsets = _array(fit_group, "onsets_s", None, np.floating, fail, finite=False).astype(np.float64)
+    if not np.all(np.isfinite(onsets)):
+        raise fail("dataset /fit/onsets_s contains NaN or infinite values")
+    if onsets.ndim != 1 or onsets.shape[0] > MAX_LABELS or np.any(np.diff(onsets) < 0):
+        raise fail(f"/fit/onsets_s must be one-dimensional, ascending and of at most {MAX_LABELS} values")
+    return onsets
 
 
 def _read_noise_bed(f: h5py.File, config: ModelConfig, fail) -> StoredNoiseBed | None:

@@ -53,6 +53,7 @@ class Splat:
     optimizer: dict[str, torch.Tensor] | None = None
     labels: dict[str, np.ndarray] | None = None  # LABEL_FIELDS -> (rows,) arrays
     noise_bed: NoiseBed | None = None  # the unpitched part, when the config has one
+    onsets_s: np.ndarray | None = None  # (K,) float64 s: where the source's notes start (`fit`)
 
     @property
     def n_events(self) -> int:
@@ -82,6 +83,7 @@ class Splat:
             latents_match_controls=self.latents_match_controls,
             format_version=self.format_version,
             labels=self.labels,
+            onsets_s=self.onsets_s,
             noise_bed=None if self.noise_bed is None else StoredNoiseBed(self.noise_bed.levels_db.detach().cpu().numpy(), self.noise_bed.seed),
         )
 
@@ -171,6 +173,8 @@ def _write(f: h5py.File, s: Splat) -> None:
     for key, value in s.fit.items():
         fit.attrs[key] = value
     _dataset(fit, "loss_history", np.asarray(s.loss_history, dtype=np.float64), "1", "loss before each step (NaN: skipped)")
+    if s.onsets_s is not None:
+        _dataset(fit, "onsets_s", np.asarray(s.onsets_s, dtype=np.float64), "s", "where the source's notes start, from the clip's start")
 
     prov = f.create_group("provenance")
     for key, value in s.provenance.items():
@@ -230,5 +234,6 @@ def splat_from_stored(stored: StoredSplat) -> Splat:
         format_version=stored.format_version,
         optimizer=optimizer,
         labels=stored.labels,
+        onsets_s=stored.onsets_s,
         noise_bed=None if stored.noise_bed is None else NoiseBed(torch.from_numpy(stored.noise_bed.levels_db), stored.noise_bed.seed),
     )

@@ -6,6 +6,7 @@ onset well from scratch."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,6 +16,10 @@ from audiosplat.core.config import ModelConfig
 from audiosplat.dsp.wavetable import HIGHEST_MIDI, LOWEST_MIDI, midi_to_hz
 
 ONSET_FFT = 1024
+NOTE_ONSET_FFT = 2048
+BANDS_PER_OCTAVE = 24
+LOWEST_BAND_HZ = 27.5
+NOTE_ONSET_LAG_FRAMES = 2
 PITCH_FFT = 4096
 HARMONICS = 10
 HARMONIC_WEIGHT = 0.85  # weight of harmonic h is 0.85^(h-1): favours the fundamental
@@ -49,17 +54,60 @@ def magnitudes(signal: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
 
 def onset_frames(signal: torch.Tensor, hop: int) -> list[int]:
     """Control frames where new energy starts: peaks of the rectified log-spectral flux
-    above its mean plus half a standard deviation, at least `PEAK_RADIUS_FRAMES` apart.
-    Frame 0 is always one (whatever sounds at the start of the clip began before it)."""
+    (`peak_frames`, half a standard deviation). Broadband: vibrato and swells count, which
+    gives a held sound events where it changes."""
     log_mag = torch.log1p(100.0 * magnitudes(signal, ONSET_FFT, hop))
     flux = torch.relu(log_mag[1:] - log_mag[:-1]).sum(dim=-1)  # flux[t] is the rise into frame t + 1
-    flux = torch.cat([flux[:1] * 0, flux])
+    return peak_frames(torch.cat([flux[:1] * 0, flux]), signal.shape[-1] // hop, 0.5)
+
+
+def note_onset_frames(signal: torch.Tensor, hop: int, sample_rate: int) -> list[int]:
+    """Control frames where notes start: peaks (`peak_frames`, one standard deviation) of a
+    vibrato-proof flux (SuperFlux, Böck & Widmer 2013). On log-magnitude bands a quarter
+    tone wide, each band's rise is measured against the largest of it and its two
+    neighbours `NOTE_ONSET_LAG_FRAMES` frames earlier, so a partial that vibrato moves into
+    the next band brings nothing new, while a note that starts does."""
+    bands = torch.log10(1.0 + magnitudes(signal, NOTE_ONSET_FFT, hop) @ log_bands(NOTE_ONSET_FFT, sample_rate).to(signal.device))
+    widened = torch.nn.functional.max_pool1d(bands[None], 3, 1, 1)[0]
+    lag = NOTE_ONSET_LAG_FRAMES
+    flux = torch.relu(bands[lag:] - widened[:-lag]).sum(dim=-1)  # flux[t] is the rise into frame t + lag
+    # frames whose window reaches past the clip's end hear it cut off, a click, not a note
+    return peak_frames(torch.cat([flux.new_zeros(lag), flux]), signal.shape[-1] // hop - NOTE_ONSET_FFT // (2 * hop), 1.0)
+
+
+def note_onsets_s(signal: torch.Tensor, config: ModelConfig) -> list[float]:
+    """Where the notes of a clip (N,) start (`note_onset_frames`), in seconds from its start.
+    What a fit stores (/fit/onsets_s) so that a note read from its events is struck again
+    only where the source has an onset (`ops.notes`)."""
+    clean = torch.nan_to_num(signal.detach().cpu().float(), nan=0.0, posinf=0.0, neginf=0.0)
+    frames = note_onset_frames(clean, config.frame_size, config.sample_rate)
+    return [frame * config.frame_size / config.sample_rate for frame in frames]
+
+
+def peak_frames(flux: torch.Tensor, n_frames: int, stds: float) -> list[int]:
+    """Frames where `flux` (F,) peaks above its mean plus `stds` standard deviations, at
+    least `PEAK_RADIUS_FRAMES` apart and before `n_frames`. Frame 0 is always one (whatever
+    sounds at the start of the clip began before it), and stands for any peak within
+    `PEAK_RADIUS_FRAMES` of it: frame 0's window, half filled by padding, hears the first
+    sound start and frame 1 hears it rise again."""
     window = 2 * PEAK_RADIUS_FRAMES + 1
     local_max = torch.nn.functional.max_pool1d(flux[None, None], window, 1, PEAK_RADIUS_FRAMES)[0, 0]
-    threshold = flux.mean() + 0.5 * flux.std()
-    peaks = ((flux == local_max) & (flux > threshold)).nonzero().flatten().tolist()
-    n_frames = signal.shape[-1] // hop
-    return sorted({0, *[p for p in peaks if p < n_frames]})
+    peaks = ((flux == local_max) & (flux > flux.mean() + stds * flux.std())).nonzero().flatten().tolist()
+    return [0, *[p for p in peaks if PEAK_RADIUS_FRAMES < p < n_frames]]
+
+
+def log_bands(n_fft: int, sample_rate: int) -> torch.Tensor:
+    """Triangular filters `BANDS_PER_OCTAVE` to the octave from `LOWEST_BAND_HZ` up, each
+    rising from its lower neighbour's centre and falling to its upper's; the low ones that
+    catch no bin (bins are wider than bands there) are left out. -> (n_fft/2 + 1, bands)."""
+    hz = torch.arange(n_fft // 2 + 1) * sample_rate / n_fft
+    octaves = math.log2(sample_rate / 2 / LOWEST_BAND_HZ)
+    centres = LOWEST_BAND_HZ * 2.0 ** (torch.arange(int(octaves * BANDS_PER_OCTAVE)) / BANDS_PER_OCTAVE)
+    low, mid, high = centres[:-2, None], centres[1:-1, None], centres[2:, None]
+    rising = ((hz - low) / (mid - low)).clamp(0.0, 1.0) * (hz <= mid)
+    falling = ((high - hz) / (high - mid)).clamp(0.0, 1.0) * (hz > mid)
+    bank = (rising + falling).T
+    return bank[:, bank.sum(dim=0) > 0]
 
 
 def harmonic_salience(spectrum: torch.Tensor, pitches_midi: torch.Tensor, sample_rate: int, n_fft: int) -> torch.Tensor:
@@ -77,30 +125,46 @@ def harmonic_salience(spectrum: torch.Tensor, pitches_midi: torch.Tensor, sample
 
 def notes_at(spectrum: torch.Tensor, sample_rate: int, n_pitches: int, sound: torch.Tensor | None = None) -> list[tuple[float, float]]:
     """Up to `PITCHES_PER_ONSET` (pitch, salience) pairs in one spectrum, strongest first:
-    take the most salient pitch, remove its harmonics from the spectrum, repeat while the
-    salience stays above a tenth of the first. Each pitch is refined (`refined_pitch`) on
+    take the most salient pitch, remove its harmonics from the spectrum (`remove_partials`),
+    repeat while the salience stays above a tenth of the first. What the removal leaves of
+    a found note's partials does not make it found again (a candidate whose refined pitch
+    is within a step of a found one is passed over). Each pitch is refined (`refined_pitch`) on
     `sound` if given: when `spectrum` is a difference (what is new, what is missing), its
     peaks lie on the flanks of partials that are partly there already, and the sound
     itself says where the partials are."""
     spectrum = spectrum.clone()
     pitches = torch.linspace(LOWEST_MIDI, HIGHEST_MIDI, 4 * n_pitches, device=spectrum.device)
     bin_hz = sample_rate / PITCH_FFT
+    step = float(pitches[1] - pitches[0])
+    tried = torch.zeros_like(pitches, dtype=torch.bool)
     found: list[tuple[float, float]] = []
-    for _ in range(PITCHES_PER_ONSET):
-        salience = harmonic_salience(spectrum, pitches, sample_rate, PITCH_FFT)
+    while len(found) < PITCHES_PER_ONSET:
+        salience = harmonic_salience(spectrum, pitches, sample_rate, PITCH_FFT).masked_fill(tried, 0.0)
         best = int(salience.argmax())
         value = float(salience[best])
         if value <= 0 or (found and value < 0.1 * found[0][1]):
             break
-        pitch = refined_pitch(spectrum if sound is None else sound, float(pitches[best]), float(pitches[1] - pitches[0]), sample_rate)
+        tried |= (pitches - pitches[best]).abs() <= step
+        pitch = refined_pitch(spectrum if sound is None else sound, float(pitches[best]), step, sample_rate)
+        if any(abs(pitch - other) <= step for other, _ in found):
+            continue  # a found note again, from what the removal left of it
         found.append((pitch, value))
-        f0 = float(midi_to_hz(torch.tensor(pitch)))
-        for h in range(1, HARMONICS + 1):
-            centre = round(h * f0 / bin_hz)
-            if centre >= spectrum.shape[-1]:
-                break
-            spectrum[max(centre - 2, 0) : centre + 3] = 0.0
+        remove_partials(spectrum, float(midi_to_hz(torch.tensor(pitch))), bin_hz)
     return found
+
+
+def remove_partials(spectrum: torch.Tensor, f0_hz: float, bin_hz: float) -> None:
+    """Take a found note's partials out of `spectrum` (n_fft/2 + 1,) in place, by spectral
+    smoothness (Klapuri 2003): the note's own partial h is taken to be no larger than the
+    mean of partials h-1, h, h+1, so what stands above that mean stays, a coinciding note
+    (an octave, a twelfth above) that zeroing all of it would hide."""
+    centres = [round(h * f0_hz / bin_hz) for h in range(1, HARMONICS + 2)]
+    centres = [c for c in centres if c < spectrum.shape[-1]]
+    peaks = [float(spectrum[max(c - 2, 0) : c + 3].max()) for c in centres]
+    for h, centre in enumerate(centres[:HARMONICS]):
+        own = sum(peaks[max(h - 1, 0) : h + 2]) / len(peaks[max(h - 1, 0) : h + 2])
+        band = spectrum[max(centre - 2, 0) : centre + 3]
+        band.sub_(torch.minimum(band, band * (own / max(peaks[h], 1e-12))))
 
 
 def refined_pitch(spectrum: torch.Tensor, pitch_midi: float, step_midi: float, sample_rate: int) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import torch
 
 from audiosplat.core.errors import UsageError
@@ -32,7 +33,8 @@ def merge(first: Splat, other: Splat, at_s: float) -> Splat:
     `/parameters`: what the model's `joined` makes of both files' (the other's `shifted`):
     for the direct model both files' per-event rows, so they still decode to the events;
     for the seed model `first`'s (a latent tree cannot hold two fits). Fit record, provenance,
-    labels and noise bed are `first`'s; the optimiser state is dropped.
+    labels and noise bed are `first`'s, except the sources' note onsets: both files' (the
+    other's shifted) when both have them, else none; the optimiser state is dropped.
 
     Raises:
         MergeError: different sample rates, rooms or model sizes, a negative or
@@ -72,7 +74,16 @@ def merge(first: Splat, other: Splat, at_s: float) -> Splat:
         parameters=model.joined(first.parameters, other_parameters),
         latents_match_controls=False,
         optimizer=None,
+        onsets_s=_merged_onsets(first, other, shift / a.sample_rate),
     )
+
+
+def _merged_onsets(first: Splat, other: Splat, shift_s: float) -> np.ndarray | None:
+    """Both files' source onsets, the other's `shift_s` later, in order; None unless both
+    have them (one file's alone would keep the other's events from ever striking again)."""
+    if first.onsets_s is None or other.onsets_s is None:
+        return None
+    return np.sort(np.concatenate([first.onsets_s, other.onsets_s + shift_s]))
 
 
 __all__ = ["MergeError", "merge"]

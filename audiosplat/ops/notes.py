@@ -28,10 +28,14 @@ NOTE_RANGE_DB = 20.0
 OFFSET_FRACTION_OF_DECAY = 0.5
 # An event of a note's pitch (within half a semitone) while the note sounds is more of that
 # note, unless it strikes again: it starts RESTRIKE_DB louder than the note is by then, and
-# not within REPEAT_S of the note's start (faster than any repeated note in the clips we fit).
+# not within REPEAT_S of the note's start (faster than any repeated note in the clips we
+# fit). In a file that knows where its source's notes start (/fit/onsets_s), it must start
+# within ONSET_S of such an onset instead of RESTRIKE_DB louder: louder than the note is
+# by then is enough there, and elsewhere a fit renews a held note wherever its level swells.
 SAME_PITCH_SEMITONES = 0.5
 RESTRIKE_DB = 3.0
 REPEAT_S = 0.16
+ONSET_S = 0.05
 # A note whose pitch is the k-th harmonic (k = 2 ... HARMONICS, within HARMONIC_CENTS) of a
 # note that sounds when it starts, at least HARMONIC_DB below that note's level by then,
 # is that note's partial.
@@ -67,17 +71,29 @@ def level_db(row: dict, time_s: float) -> float:
     return row["gain_db"] - 60.0 * max(0.0, time_s - row["onset_s"]) / max(row["decay_s"], 1e-6)
 
 
+def power_sum_db(levels_db: list[float]) -> float:
+    """Levels (dB) summed in power: what sounds when they sound together."""
+    return 10.0 * math.log10(max(sum(10.0 ** (level / 10.0) for level in levels_db), 1e-30))
+
+
+def sounding_db(rows: list[dict], events: list[int], time_s: float) -> float:
+    """A note's level (dB) at `time_s`: its events' levels (`level_db`) summed in power,
+    since the note sounds as the sum of its events."""
+    return power_sum_db([level_db(rows[e], time_s) for e in events])
+
+
 def offset_s(row: dict) -> float:
     """Where an event's note ends if nothing renews it (uncapped)."""
     return row["onset_s"] + OFFSET_FRACTION_OF_DECAY * row["decay_s"]
 
 
-def note_leads(rows: list[dict]) -> np.ndarray:
+def note_leads(rows: list[dict], onsets_s: np.ndarray | None = None) -> np.ndarray:
     """(E,) int: for each row of the event table, the first event of the note it belongs
     to (its own index when it starts one), -1 for an event that is no note. In onset order,
     an event joins the note of its pitch that sounds (`offset_s`) at its onset unless it
-    strikes again (`RESTRIKE_DB`, `REPEAT_S`); then a note that starts as a weak harmonic
-    of a sounding note joins that note (`HARMONICS`)."""
+    strikes again (`RESTRIKE_DB`, `REPEAT_S`; given the source's onsets `onsets_s` (K,) s,
+    at one of them instead of `RESTRIKE_DB` louder); then a note that starts as a weak harmonic of a sounding note joins that note
+    (`HARMONICS`)."""
     leads = np.full(len(rows), -1, dtype=np.int64)
     members: dict[int, list[int]] = {}
     ends: dict[int, float] = {}  # each note's latest event end
@@ -90,8 +106,12 @@ def note_leads(rows: list[dict]) -> np.ndarray:
         for lead in sounding:
             if abs(midi[lead] - midi[e]) > SAME_PITCH_SEMITONES:
                 continue
-            level = max(level_db(rows[m], t) for m in members[lead])
-            again = t - rows[lead]["onset_s"] >= REPEAT_S and rows[e]["gain_db"] > level + RESTRIKE_DB
+            level = sounding_db(rows, members[lead], t)
+            if onsets_s is None:
+                struck = rows[e]["gain_db"] > level + RESTRIKE_DB
+            else:
+                struck = rows[e]["gain_db"] > level and _near(onsets_s, t)
+            again = struck and t - rows[lead]["onset_s"] >= REPEAT_S
             if not again and level > best_level:
                 best, best_level = lead, level
         if best == e:
@@ -108,6 +128,11 @@ def note_leads(rows: list[dict]) -> np.ndarray:
     return leads
 
 
+def _near(onsets_s: np.ndarray, time_s: float) -> bool:
+    """Whether an onset of the source lies within ONSET_S of `time_s`."""
+    return bool(onsets_s.size) and float(np.min(np.abs(onsets_s - time_s))) <= ONSET_S
+
+
 def _fundamental(rows: list[dict], midi: dict[int, float], members: dict[int, list[int]], ends: dict[int, float], lead: int) -> int | None:
     """The note `lead`'s note is a weak harmonic of, if any (`note_leads`)."""
     t, level = rows[lead]["onset_s"], max(rows[m]["gain_db"] for m in members[lead])
@@ -118,7 +143,7 @@ def _fundamental(rows: list[dict], midi: dict[int, float], members: dict[int, li
             continue
         if rows[other]["onset_s"] > t + TOGETHER_S or ends[other] <= t:
             continue
-        if level <= max(level_db(rows[m], t) for m in events) - HARMONIC_DB:
+        if level <= sounding_db(rows, events, t) - HARMONIC_DB:
             return other
     return None
 
@@ -128,24 +153,18 @@ def _note_midi(rows: list[dict], leads: np.ndarray) -> list[int | None]:
     return [None if lead < 0 else round(hz_to_midi(rows[lead]["pitch_hz"])) for lead in leads.tolist()]
 
 
-def note_pitches(rows: list[dict]) -> list[int | None]:
+def note_pitches(rows: list[dict], onsets_s: np.ndarray | None = None) -> list[int | None]:
     """Per row of the event table: the nearest MIDI pitch of the note it belongs to
     (`note_leads`), None for an event that is no note."""
-    return _note_midi(rows, note_leads(rows))
+    return _note_midi(rows, note_leads(rows, onsets_s))
 
 
-def note_names(rows: list[dict]) -> list[str | None]:
-    """Per row of the event table: the name of its note's nearest pitch ("C5"), None for an
-    event that is no note."""
-    return [None if midi is None else note_name(midi) for midi in note_pitches(rows)]
-
-
-def with_notes(summary: dict) -> dict:
+def with_notes(summary: dict, onsets_s: np.ndarray | None = None) -> dict:
     """A file's summary (`summary.summarise`) with its notes marked: "notes", how many
     notes, and "note_events", how many events they take, after "events"; and each event
-    row's "note" (its note's name, `note_names`) after its "pitch_hz"."""
+    row's "note" (its note's name) after its "pitch_hz". `onsets_s`: the file's."""
     rows = summary["event_table"]
-    leads = note_leads(rows)
+    leads = note_leads(rows, onsets_s)
     names = [None if midi is None else note_name(midi) for midi in _note_midi(rows, leads)]
     marked = [_after(row, "pitch_hz", "note", name) for row, name in zip(rows, names)]
     out: dict = {}
@@ -201,7 +220,7 @@ def note_table(stored: StoredSplat) -> list[dict]:
     MIDI pitch of its first event and the cents from it, its name, its level (dB, its
     events' gains summed in power) and velocity (`velocity`)."""
     rows = event_rows(stored)
-    leads = note_leads(rows)
+    leads = note_leads(rows, stored.onsets_s)
     if not (leads >= 0).any():
         return []
     loudest = max(row["gain_db"] for row in rows)
@@ -215,7 +234,7 @@ def note_table(stored: StoredSplat) -> list[dict]:
         exact = hz_to_midi(rows[lead]["pitch_hz"])
         midi = int(round(exact))
         onset = rows[lead]["onset_s"]
-        gain = 10.0 * math.log10(sum(10.0 ** (rows[e]["gain_db"] / 10.0) for e in events))
+        gain = power_sum_db([rows[e]["gain_db"] for e in events])
         notes.append({
             "event": lead,
             "events": events,

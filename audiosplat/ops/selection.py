@@ -66,7 +66,7 @@ class _Table:
     def pitches(self) -> list[int | None]:
         """Each event's nearest MIDI pitch if it is a note, else None (`notes.note_pitches`)."""
         if self._pitches is None:
-            self._pitches = note_pitches(self.rows)
+            self._pitches = note_pitches(self.rows, self.stored.onsets_s)
         return self._pitches
 
     @property

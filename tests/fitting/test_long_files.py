@@ -180,6 +180,24 @@ def test_merging_at_s_shifts_the_other_events_by_s(quiet_splat):
         assert torch.allclose(rows, original.parameters["groups.onset_frames"][:, 0] + shift / original.config.frame_size)
 
 
+def test_a_long_fit_stores_the_sources_onsets_over_all_its_windows(long_fit):
+    """Each window's note onsets from where it starts; a later window's cut is none."""
+    splat = read_splat(long_fit[1])
+    onsets, total_s = splat.onsets_s, splat.config.total_samples / splat.config.sample_rate
+    assert onsets[0] == 0.0 and bool(np.all(np.diff(onsets) > 0)) and onsets[-1] < total_s
+    window_s = N / splat.config.sample_rate
+    assert not any(abs(t - k * window_s) < 1e-9 for t in onsets for k in range(1, 5))
+    assert onsets[-1] > window_s  # later windows add theirs
+
+
+def test_merging_joins_the_sources_onsets_and_drops_them_when_one_has_none(quiet_splat):
+    original = read_splat(quiet_splat)
+    assert original.onsets_s is not None and original.onsets_s[0] == 0.0
+    merged = merge(original, original, 0.25)
+    np.testing.assert_allclose(merged.onsets_s, np.sort(np.concatenate([original.onsets_s, original.onsets_s + 0.25])), atol=1e-4)
+    assert merge(original, dataclasses.replace(original, onsets_s=None), 0.25).onsets_s is None
+
+
 def test_merging_a_window_file_with_a_long_file_places_both(quiet_splat, long_fit):
     """Onset bits are as wide as each file's length needs: the merge re-encodes both."""
     window, long = read_splat(quiet_splat), read_splat(long_fit[1])

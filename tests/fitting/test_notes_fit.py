@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from audiosplat.io.audio import load_clip
+from audiosplat.io.splat_format import read_stored
 from tests.cli_runner import run_cli
 
 N, SR = 16384, 22050
@@ -44,6 +45,13 @@ def test_two_notes_are_two_notes(two_notes):
     _, notes = two_notes
     assert [n["note"] for n in notes] == ["A4", "E5"], notes
     assert all(abs(n["onset_s"] - start) < 0.03 for n, start in zip(notes, (0.1, 0.4))), notes
+
+
+def test_the_fit_stores_where_the_notes_start(two_notes):
+    splat, _ = two_notes
+    onsets = read_stored(splat, optimizer=False).onsets_s
+    assert onsets[0] == 0.0 and any(abs(t - 0.4) < 0.03 for t in onsets), onsets
+    assert all(t < 0.03 or abs(t - 0.1) < 0.03 or abs(t - 0.4) < 0.03 for t in onsets), onsets
 
 
 def test_a_note_struck_twice_is_two_notes(tmp_path):

@@ -185,9 +185,9 @@ def test_refuses_newer_major_version(tmp_path):
 def test_accepts_newer_minor_version_with_extra_group(tmp_path):
     path = _copy(tmp_path)
     with h5py.File(path, "a") as f:
-        f.attrs["format_version"] = "1.7.0"
+        f.attrs["format_version"] = "1.9.0"
         f.create_group("future_extension").attrs["x"] = 1
-    assert read_splat(path).format_version == "1.7.0"
+    assert read_splat(path).format_version == "1.9.0"
 
 
 @pytest.mark.parametrize(
@@ -299,6 +299,26 @@ def test_note_labels_are_optional_round_trip_and_are_validated(fitted_splat, tmp
         shutil.copy(path, bad)
         with h5py.File(bad, "r+") as f:
             damage(f)
+        with pytest.raises(SplatFormatError, match=fragment):
+            read_splat(bad)
+
+
+def test_the_sources_onsets_round_trip_and_are_validated(fitted_splat, tmp_path):
+    fitted = read_splat(fitted_splat)
+    assert read_splat(GOLDEN).onsets_s is None
+    assert fitted.onsets_s is not None and fitted.onsets_s[0] == 0.0  # a clip's start is an onset
+    path = tmp_path / "onsets.splat"
+    onsets = np.array([0.0, 0.1234567891, 0.5])
+    write_splat(path, dataclasses.replace(fitted, onsets_s=onsets))
+    np.testing.assert_array_equal(read_splat(path).onsets_s, onsets)  # float64: no rounding
+    with h5py.File(path, "r") as f:
+        assert f["fit/onsets_s"].attrs["units"] == "s"
+    for data, fragment in ((np.array([0.5, 0.1]), "ascending"), (np.zeros((2, 2)), "one-dimensional"), (np.array([0.0, np.inf]), "NaN or infinite")):
+        bad = tmp_path / "bad.splat"
+        shutil.copy(path, bad)
+        with h5py.File(bad, "r+") as f:
+            del f["fit/onsets_s"]
+            f["fit"].create_dataset("onsets_s", data=data)
         with pytest.raises(SplatFormatError, match=fragment):
             read_splat(bad)
 

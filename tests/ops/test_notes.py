@@ -5,11 +5,13 @@ units `summary.event_rows` gives."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from audiosplat.ops.notes import (
     HARMONIC_DB,
     NOTE_RANGE_DB,
+    ONSET_S,
     REPEAT_S,
     RESTRIKE_DB,
     level_db,
@@ -51,6 +53,32 @@ def test_a_note_struck_again_is_two_notes():
     assert leads(first, event(1, 0.5, A4, -21.0 + RESTRIKE_DB - 0.5)) == [0, 0]
     # ... nor, however loud, an event within REPEAT_S of the start (the attack shaped by two)
     assert leads(first, event(1, REPEAT_S - 0.01, A4, 0.0)) == [0, 0]
+
+
+def test_a_note_sounds_as_all_its_events_together():
+    """Two equal events carry a held note: it sounds 3 dB above either. A third, 4 dB above
+    what each has left but not RESTRIKE_DB above both, renews it."""
+    held = [event(0, 0.0, A4, -12.0), event(1, 0.0, A4, -12.0)]
+    each = level_db(held[0], 0.5)
+    renewal = event(2, 0.5, A4, each + 4.0)
+    assert 4.0 > RESTRIKE_DB and 4.0 < 3.0 + RESTRIKE_DB
+    assert leads(*held, renewal) == [0, 0, 0]
+    assert leads(*held, event(2, 0.5, A4, each + 3.0 + RESTRIKE_DB + 0.5)) == [0, 0, 2]
+
+
+def test_where_the_source_has_onsets_a_note_strikes_again_only_at_one():
+    """A fit renews a held note where its level swells, louder than the note by then but
+    at no onset of the source: that is more of the note. At an onset, an event louder than
+    the note is by then strikes it again, by however little."""
+    first = event(0, 0.0, A4, -6.0)
+    again = event(1, 0.5, A4, -6.0)  # 15 dB above what is left of the first
+    assert leads(first, again) == [0, 1]
+    assert note_leads([first, again], np.array([0.0, 0.5 + ONSET_S - 0.01])).tolist() == [0, 1]
+    assert note_leads([first, again], np.array([0.0, 0.5 + ONSET_S + 0.01])).tolist() == [0, 0]
+    assert note_leads([first, again], np.array([])).tolist() == [0, 0]
+    left = level_db(first, 0.5)
+    for gain, lead in ((left + 1.0, 1), (left - 1.0, 0)):
+        assert note_leads([first, event(1, 0.5, A4, gain)], np.array([0.0, 0.5])).tolist() == [0, lead]
 
 
 def test_the_same_pitch_after_the_note_has_ended_is_a_new_note():
