@@ -103,7 +103,8 @@ def _print_summary(s: dict) -> None:
         f"{s['model']} model, {s['pitches']} pitches; {s['stored_numbers']} stored numbers, {s['bytes']} bytes; "
         f"rooms {s['rooms']}; source {s['source']}"
     )
-    out.print(f"notes: {s['notes']} (in {s['note_events']} of {s['events']} events)")
+    onsets = "" if s.get("source_onsets") is None else f"; {s['source_onsets']} note onsets in the source"
+    out.print(f"notes: {s['notes']} (in {s['note_events']} of {s['events']} events{onsets})")
     bed = s.get("noise_bed")
     if bed is not None:
         bands = " ".join("-" if level is None else f"{level:.0f}" for level in bed["band_level_db"])

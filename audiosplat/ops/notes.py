@@ -161,8 +161,9 @@ def note_pitches(rows: list[dict], onsets_s: np.ndarray | None = None) -> list[i
 
 def with_notes(summary: dict, onsets_s: np.ndarray | None = None) -> dict:
     """A file's summary (`summary.summarise`) with its notes marked: "notes", how many
-    notes, and "note_events", how many events they take, after "events"; and each event
-    row's "note" (its note's name) after its "pitch_hz". `onsets_s`: the file's."""
+    notes, "note_events", how many events they take, and "source_onsets", how many note
+    onsets the file knows in its source (`onsets_s`, None when it knows none), after
+    "events"; and each event row's "note" (its note's name) after its "pitch_hz"."""
     rows = summary["event_table"]
     leads = note_leads(rows, onsets_s)
     names = [None if midi is None else note_name(midi) for midi in _note_midi(rows, leads)]
@@ -173,6 +174,7 @@ def with_notes(summary: dict, onsets_s: np.ndarray | None = None) -> dict:
         if key == "events":
             out["notes"] = len(set(leads[leads >= 0].tolist()))
             out["note_events"] = int((leads >= 0).sum())
+            out["source_onsets"] = None if onsets_s is None else len(onsets_s)
     return out
 
 
