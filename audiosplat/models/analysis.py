@@ -75,12 +75,17 @@ def note_onset_frames(signal: torch.Tensor, hop: int, sample_rate: int) -> list[
     return peak_frames(torch.cat([flux.new_zeros(lag), flux]), signal.shape[-1] // hop - NOTE_ONSET_FFT // (2 * hop), 1.0)
 
 
+def finite_on_cpu(signal: torch.Tensor) -> torch.Tensor:
+    """A float32 CPU copy of `signal` with NaN and infinities as 0: the analysis reads any
+    clip, a broken one too (the fit's step guard deals with those)."""
+    return torch.nan_to_num(signal.detach().cpu().float(), nan=0.0, posinf=0.0, neginf=0.0)
+
+
 def note_onsets_s(signal: torch.Tensor, config: ModelConfig) -> list[float]:
     """Where the notes of a clip (N,) start (`note_onset_frames`), in seconds from its start.
     What a fit stores (/fit/onsets_s) so that a note read from its events is struck again
     only where the source has an onset (`ops.notes`)."""
-    clean = torch.nan_to_num(signal.detach().cpu().float(), nan=0.0, posinf=0.0, neginf=0.0)
-    frames = note_onset_frames(clean, config.frame_size, config.sample_rate)
+    frames = note_onset_frames(finite_on_cpu(signal), config.frame_size, config.sample_rate)
     return [frame * config.frame_size / config.sample_rate for frame in frames]
 
 
@@ -162,7 +167,8 @@ def remove_partials(spectrum: torch.Tensor, f0_hz: float, bin_hz: float) -> None
     centres = [c for c in centres if c < spectrum.shape[-1]]
     peaks = [float(spectrum[max(c - 2, 0) : c + 3].max()) for c in centres]
     for h, centre in enumerate(centres[:HARMONICS]):
-        own = sum(peaks[max(h - 1, 0) : h + 2]) / len(peaks[max(h - 1, 0) : h + 2])
+        around = peaks[max(h - 1, 0) : h + 2]
+        own = sum(around) / len(around)
         band = spectrum[max(centre - 2, 0) : centre + 3]
         band.sub_(torch.minimum(band, band * (own / max(peaks[h], 1e-12))))
 
@@ -207,8 +213,7 @@ def pitches_for(windows: Iterable[torch.Tensor], config: ModelConfig) -> str:
     better (docs/benchmarks.md, "Exact against grid pitches")."""
     sliding, pairs = 0, 0
     for window in windows:
-        clean = torch.nan_to_num(window.detach().cpu().float(), nan=0.0, posinf=0.0, neginf=0.0)
-        counts = slides(magnitudes(clean, PITCH_FFT, config.frame_size), config.sample_rate, config.n_pitches)
+        counts = slides(magnitudes(finite_on_cpu(window), PITCH_FFT, config.frame_size), config.sample_rate, config.n_pitches)
         sliding, pairs = sliding + counts[0], pairs + counts[1]
     return "grid" if sliding > GLIDING_FRACTION * max(pairs, 1) else "exact"
 

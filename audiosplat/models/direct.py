@@ -19,7 +19,7 @@ from torch import nn
 from audiosplat.core.config import ModelConfig
 from audiosplat.dsp.onset import samples_to_bits
 from audiosplat.dsp.wavetable import HIGHEST_MIDI, LOWEST_MIDI, SHAPES, midi_to_hz
-from audiosplat.models.analysis import Note, find_notes
+from audiosplat.models.analysis import Note, find_notes, finite_on_cpu
 from audiosplat.models.layouts import GROUPS, ONSET_PARAMETER, direct_parameter_shapes, group_widths  # noqa: F401 - GROUPS documents the rows
 from audiosplat.models.relocate import RELOCATION
 from audiosplat.synth.controls import EventControls
@@ -72,8 +72,7 @@ class DirectModel(nn.Module):
 
     def initialise(self, clip: torch.Tensor, generator: torch.Generator) -> None:
         """Start from the notes found in `clip` (N,) (`initial_groups`); nothing is drawn."""
-        clip = torch.nan_to_num(clip.detach().cpu().float(), nan=0.0, posinf=0.0, neginf=0.0)
-        self.initialise_from(initial_groups(find_notes(clip, self.config), self.config, self.widths["room"]))
+        self.initialise_from(initial_groups(find_notes(finite_on_cpu(clip), self.config), self.config, self.widths["room"]))
 
     def initialise_from(self, values: dict[str, torch.Tensor]) -> None:
         """Set every group from `values` (name -> (E, width))."""

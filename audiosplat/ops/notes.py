@@ -102,16 +102,14 @@ def note_leads(rows: list[dict], onsets_s: np.ndarray | None = None) -> np.ndarr
     for e in sorted(midi, key=lambda e: (rows[e]["onset_s"], -rows[e]["gain_db"], e)):
         t = rows[e]["onset_s"]
         sounding = [lead for lead in sounding if ends[lead] > t]
+        # how much louder than a note an event must start to strike it again
+        margin = RESTRIKE_DB if onsets_s is None else (0.0 if _near(onsets_s, t) else math.inf)
         best, best_level = e, -math.inf
         for lead in sounding:
             if abs(midi[lead] - midi[e]) > SAME_PITCH_SEMITONES:
                 continue
             level = sounding_db(rows, members[lead], t)
-            if onsets_s is None:
-                struck = rows[e]["gain_db"] > level + RESTRIKE_DB
-            else:
-                struck = rows[e]["gain_db"] > level and _near(onsets_s, t)
-            again = struck and t - rows[lead]["onset_s"] >= REPEAT_S
+            again = rows[e]["gain_db"] > level + margin and t - rows[lead]["onset_s"] >= REPEAT_S
             if not again and level > best_level:
                 best, best_level = lead, level
         if best == e:
