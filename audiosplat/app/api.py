@@ -21,7 +21,7 @@ from audiosplat.core.config import MODEL_KINDS, MODELS, ModelConfig
 from audiosplat.core.errors import AudioReadError, AudiosplatError
 from audiosplat.eval.metrics import quality
 from audiosplat.eval.visqol import visqol_if_installed
-from audiosplat.fitting.fit import BatchStepCallback, ClipStart, FitConfig, FitResult, StepCallback, fit_batch, resolve_device
+from audiosplat.fitting.fit import CONVERGE_EVERY, CONVERGE_FROM, BatchStepCallback, ClipStart, FitConfig, FitResult, StepCallback, fit_batch, resolve_device
 from audiosplat.fitting.long_fit import LongFit, fit_windows
 from audiosplat.io.audio import Clip, file_sha256, load_clip, samples_after
 from audiosplat.io.room_folder import load_room_folder
@@ -361,7 +361,7 @@ def _fit_attributes(fit_config: FitConfig, config: ModelConfig, device: torch.de
         "lr": fit_config.learning_rate(config.model),
         "loss": fit_config.loss_for(config.model),
         **({} if fit_config.seconds is None else {"seconds_budget": fit_config.seconds}),
-        **({} if fit_config.converge is None else {"converge": fit_config.converge}),
+        **({} if fit_config.converge is None else {"converge": fit_config.converge, "converge_every": CONVERGE_EVERY, "converge_from": CONVERGE_FROM}),
         "device": str(device),
     }
 

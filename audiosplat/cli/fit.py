@@ -47,7 +47,7 @@ LossName = choices("LossName", LOSS_NAMES)
 def fit(
     sources: InputsArg = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="The .splat file to write; a folder when there are several inputs, a folder or -.", show_default=False)] = ...,
-    steps: Annotated[Optional[int], typer.Option(min=0, help="Adam steps (default: until a hundred steps lower the loss by less than 2%, at most 3000; with --seconds alone, as many as the time allows).", show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option(min=0, help="Adam steps (default: until fifty steps lower the loss by less than 2%, from step 200, at most 3000; with --seconds alone, as many as the time allows).", show_default=False)] = None,
     seconds: Annotated[Optional[float], typer.Option(help="Time budget of each batch's fit in wall-clock seconds, set-up included: the fit ends when it runs out (or after --steps, whichever is first).", show_default=False)] = None,
     events: Annotated[int, typer.Option(help="Most events a fit may use; the direct model keeps as many as the clip needs (the seed model: exactly this many, a power of two).")] = 64,
     model: Annotated[ModelName, typer.Option(help="; ".join(f"{k.name}: {k.help}" for k in MODEL_KINDS.values()) + ".")] = ModelName(MODELS[0]),

@@ -31,14 +31,18 @@ from audiosplat.synth.rooms import RoomBank
 MAX_LR = 10.0  # Adam moves each parameter by about lr a step: beyond this, only overflow
 
 
-# A converging fit (`FitConfig.converge`) is judged every CONVERGE_EVERY steps, at the end
-# of each of the direct model's relocation periods, on the best loss of the period, from
-# CONVERGE_FROM steps on (the first periods' relocations shake it up).
-CONVERGE_EVERY = 100
-CONVERGE_FROM = 300
-# `fit`'s default: stop once a hundred steps lower the best loss by less than 2%
+# A converging fit (`FitConfig.converge`) is judged every CONVERGE_EVERY steps (half the
+# direct model's relocation period), on the best loss of the period, from CONVERGE_FROM steps
+# on (the first relocations shake it up).
+CONVERGE_EVERY = 50
+CONVERGE_FROM = 200
+# `fit`'s default: stop once fifty steps lower the best loss by less than 2%
 # (docs/benchmarks.md, "When a fit stops").
 DEFAULT_CONVERGE = 0.02
+# A converged fit leaves its dead events out of its file only when the loss without them is
+# at most this much (relative) higher: speech's 12 events 40-47 dB under the loudest held
+# 2% of its loss (docs/benchmarks.md, "When a fit stops").
+KEEP_LOSS_RISE = 0.001
 DEFAULT_STEPS = 3000
 
 
@@ -245,19 +249,32 @@ class Fitter:
 
     def keep_live_events(self) -> None:
         """Each clip's events reduced to those its model's strategy keeps (`Strategy.kept`),
-        Adam's moments with them: what a converged fit stores. Then
-        the clips may hold different event counts: `evaluate` renders them one by one, and
-        no more steps are taken."""
+        Adam's moments with them: what a converged fit stores; unless the clip's loss
+        without the others rises by more than KEEP_LOSS_RISE (quiet events together can
+        carry a quiet passage). Then the clips may hold different event counts: `evaluate`
+        renders them one by one, and no more steps are taken."""
+        _, _, renders, losses = self.evaluate()
         for c, model in enumerate(self.models):
             keep = model.strategy.kept(model).cpu() if model.strategy is not None else None
             if keep is None or bool(keep.all()) or not bool(keep.any()):
                 continue
+            kept, seeds = model.kept(keep), self.noise_seeds[c][keep]
+            if self._loss_with(c, kept, seeds, renders) > losses[c] * (1.0 + KEEP_LOSS_RISE):
+                continue
             state = adam_state(self.named_parameters(c), self.optimisers[c])
-            self.models[c], self.noise_seeds[c] = model.kept(keep), self.noise_seeds[c][keep]
+            self.models[c], self.noise_seeds[c] = kept, seeds
             self.optimisers[c] = self._optimiser(c)
             per_event = {k: v[keep] if k.startswith("exp_avg") and not k.endswith(BED_PARAMETER) else v for k, v in state.items()}
             load_adam_state(self.named_parameters(c), self.optimisers[c], per_event)
             self.pruned = True
+
+    def _loss_with(self, c: int, model: EventModel, noise_seeds: torch.Tensor, renders: torch.Tensor) -> float:
+        """Clip c's loss were its events `model` (with their `noise_seeds`), the other clips
+        as in `renders` (C, N)."""
+        with torch.no_grad():
+            renders = renders.clone()
+            renders[c] = self._render_clip(c, model()[0].replace(onset_continuous=None), noise_seeds, model.config)[0]
+            return float(self.loss_fn(renders)[c])
 
     def _start_strategies(self) -> None:
         """Before a fresh fit's first step, each model's strategy adjusts it against renders
@@ -292,13 +309,14 @@ class Fitter:
             renders = renders + render_bed(torch.stack(list(self.beds[clips])), self.bed_spectra[clips], cfg.n_samples, cfg.sample_rate)
         return renders if self.backgrounds is None else renders + self.backgrounds[clips]
 
+    def _render_clip(self, c: int, controls: EventControls, noise_seeds: torch.Tensor, config: ModelConfig) -> torch.Tensor:
+        """Clip c's render (1, N) of its own count of events, their `noise_seeds` and `config`."""
+        assets = dataclasses.replace(self.assets.with_events(noise_seeds), config=config)
+        return self._with_beds(self.renderer(controls, assets), slice(c, c + 1))
+
     def _render_each(self, controls: list[EventControls]) -> torch.Tensor:
         """The C clips' renders (C, N), clip by clip: each its own count of events."""
-        renders = []
-        for c, clip_controls in enumerate(controls):
-            assets = dataclasses.replace(self.assets.with_events(self.noise_seeds[c]), config=self.models[c].config)
-            renders.append(self._with_beds(self.renderer(clip_controls, assets), slice(c, c + 1)))
-        return torch.cat(renders)
+        return torch.cat([self._render_clip(c, clip_controls, self.noise_seeds[c], self.models[c].config) for c, clip_controls in enumerate(controls)])
 
     def _decode(self) -> tuple[EventControls, list[torch.Tensor]]:
         decoded = [model() for model in self.models]

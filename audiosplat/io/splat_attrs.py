@@ -33,7 +33,7 @@ FIT_ATTRIBUTES = {
     "steps": COUNT, "lr": NUMBER, "beta1": NUMBER, "beta2": NUMBER, "seed": INTEGER, "loss": TEXT,
     "grad_clip": NUMBER, "final_loss": MEASURE, "relative_spectral_l1": MEASURE, "skipped_steps": COUNT,
     "partial": FLAG, "seconds": NUMBER, "seconds_budget": NUMBER, "device": TEXT, "windows": COUNT,
-    "converge": NUMBER, "converged": FLAG,
+    "converge": NUMBER, "converge_every": COUNT, "converge_from": COUNT, "converged": FLAG,
     "window_first_loss": MEASURES, "window_final_loss": MEASURES, "window_relative_spectral_l1": MEASURES,
 }
 # §12: what a fit records, plus the history of perturb and edit and a MusicNet segment's origin.

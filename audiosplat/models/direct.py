@@ -26,8 +26,13 @@ from audiosplat.synth.controls import EventControls
 
 LN_THOUSANDTH = math.log(1e-3)
 # Adam moves a parameter by about its learning rate per step, so each group gets a rate in
-# its own units: a fiftieth of a frame, a fiftieth of a semitone, ...
-LR_SCALE = {"onset_frames": 2.0, "pitch": 2.0, "noise": 2.0, "mix": 5.0, "shape": 5.0, "room": 5.0, "reverb": 5.0}
+# its own units: a fiftieth of a frame, a fiftieth of a semitone, ... Gains, envelopes, cutoffs
+# and decays are logs, and at the base rate a decay took hundreds of steps to find a short note
+# (docs/benchmarks.md, "Group rates").
+LR_SCALE = {
+    "onset_frames": 2.0, "pitch": 2.0, "noise": 2.0, "mix": 5.0, "shape": 5.0, "room": 5.0, "reverb": 5.0,
+    "log_gain": 5.0, "envelope": 5.0, "cutoff": 5.0, "decay": 5.0,
+}
 # Exact pitches start from the analysis' refined pitches and need only fine tuning: at the
 # grid's rate, events on one partial drift apart and, no longer on shared rows, beat
 # (docs/benchmarks.md, "Exact against grid pitches").

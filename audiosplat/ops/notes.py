@@ -38,12 +38,15 @@ REPEAT_S = 0.16
 ONSET_S = 0.05
 # A note whose pitch is the k-th harmonic (k = 2 ... HARMONICS, within HARMONIC_CENTS) of a
 # note that sounds when it starts, at least HARMONIC_DB below that note's level by then,
-# is that note's partial.
+# is that note's partial. So is a short one (ended within ATTACK_S) whose pitch is that
+# note's k-th undertone, struck with it (within TOGETHER_S): a fit lays short events an
+# octave or more down on a note's attack; a long one is a note (a chord's lower voice).
 HARMONICS = 8
 HARMONIC_CENTS = 50.0
 HARMONIC_DB = 10.0
 # an event a little earlier than its fundamental's is still that note's partial
 TOGETHER_S = 0.05
+ATTACK_S = 0.16
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _FLATS = {"Db": "C#", "Eb": "D#", "Gb": "F#", "Ab": "G#", "Bb": "A#"}
 _NAME = re.compile(r"^\s*([A-Ga-g])([#b]?)(-?\d+)\s*$")
@@ -92,8 +95,8 @@ def note_leads(rows: list[dict], onsets_s: np.ndarray | None = None) -> np.ndarr
     to (its own index when it starts one), -1 for an event that is no note. In onset order,
     an event joins the note of its pitch that sounds (`offset_s`) at its onset unless it
     strikes again (`RESTRIKE_DB`, `REPEAT_S`; given the source's onsets `onsets_s` (K,) s,
-    at one of them instead of `RESTRIKE_DB` louder); then a note that starts as a weak harmonic of a sounding note joins that note
-    (`HARMONICS`)."""
+    at one of them instead of `RESTRIKE_DB` louder); then a note that starts as a weak harmonic of a sounding note, or as a weak and
+    short undertone of a note struck with it, joins that note (`HARMONICS`, `ATTACK_S`)."""
     leads = np.full(len(rows), -1, dtype=np.int64)
     members: dict[int, list[int]] = {}
     ends: dict[int, float] = {}  # each note's latest event end
@@ -132,14 +135,17 @@ def _near(onsets_s: np.ndarray, time_s: float) -> bool:
 
 
 def _fundamental(rows: list[dict], midi: dict[int, float], members: dict[int, list[int]], ends: dict[int, float], lead: int) -> int | None:
-    """The note `lead`'s note is a weak harmonic of, if any (`note_leads`)."""
+    """The note `lead`'s note is a weak harmonic or, struck with it, a weak and short
+    undertone of, if any (`note_leads`)."""
     t, level = rows[lead]["onset_s"], max(rows[m]["gain_db"] for m in members[lead])
     for other, events in members.items():
-        ratio = 2.0 ** ((midi[lead] - midi[other]) / 12.0)
-        k = round(ratio)
-        if other == lead or not 2 <= k <= HARMONICS or abs(1200.0 * math.log2(ratio / k)) > HARMONIC_CENTS:
+        if other == lead or rows[other]["onset_s"] > t + TOGETHER_S or ends[other] <= t:
             continue
-        if rows[other]["onset_s"] > t + TOGETHER_S or ends[other] <= t:
+        if midi[lead] < midi[other] and (rows[other]["onset_s"] < t - TOGETHER_S or ends[lead] > t + ATTACK_S):
+            continue  # an undertone must be struck with the note, and short
+        ratio = 2.0 ** (abs(midi[lead] - midi[other]) / 12.0)
+        k = round(ratio)
+        if not 2 <= k <= HARMONICS or abs(1200.0 * math.log2(ratio / k)) > HARMONIC_CENTS:
             continue
         if level <= sounding_db(rows, events, t) - HARMONIC_DB:
             return other

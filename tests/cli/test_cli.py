@@ -16,6 +16,7 @@ import soundfile as sf
 import torch
 
 import audiosplat.models.relocate
+from audiosplat.fitting.fit import CONVERGE_EVERY, CONVERGE_FROM, DEFAULT_STEPS
 from audiosplat.io.splatfile import read_splat
 from tests.cli_runner import SMALL_FIT, assert_one_line_error, run_cli
 from tests.shared import GOLDEN, GUITAR, PIANO
@@ -271,14 +272,16 @@ def test_the_event_table_lines_up_its_columns():
 
 
 def test_fit_without_a_budget_stops_once_converged(tmp_path):
-    """No --steps or --seconds: the fit runs until a period of 100 steps stops paying (from
-    step 300), stores the rule and that it ended the fit, and leaves its dead events out."""
+    """No --steps or --seconds: the fit runs until a period of CONVERGE_EVERY steps stops
+    paying (from step CONVERGE_FROM), stores the rule and that it ended the fit, and leaves
+    its dead events out."""
     out = tmp_path / "default.splat"
     result = run_cli("fit", GUITAR, "-o", out, "--samples", "4096", "--events", "8", "--device", "cpu", "-q")
     assert result.exit_code == 0, result.stderr
     s = read_splat(out)
     assert s.fit["converged"] and s.fit["converge"] == pytest.approx(0.02)
-    assert s.fit["steps"] >= 300 and s.fit["steps"] % 100 == 0 and s.fit["steps"] < 3000
+    assert (s.fit["converge_every"], s.fit["converge_from"]) == (CONVERGE_EVERY, CONVERGE_FROM)
+    assert s.fit["steps"] >= CONVERGE_FROM and s.fit["steps"] % CONVERGE_EVERY == 0 and s.fit["steps"] < DEFAULT_STEPS
     assert 1 <= s.n_events <= 8 and s.config.n_events == s.n_events == len(s.noise_seeds)
     gains_db = 20 * np.log10(s.controls.gain.numpy())
     assert gains_db.min() > gains_db.max() - 40.0  # no dead event kept

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 from audiosplat.core.config import ModelConfig
-from audiosplat.fitting.fit import CONVERGE_EVERY, CONVERGE_FROM, FitConfig, clip_and_step, converged, fit, new_model, resolve_device
+from audiosplat.fitting.fit import CONVERGE_EVERY, CONVERGE_FROM, ClipStart, FitConfig, Fitter, clip_and_step, converged, fit, new_model, resolve_device
 from audiosplat.io.audio import load_clip
+from audiosplat.ops.summary import decay_time_s
 from audiosplat.synth.rooms import procedural_bank
 from tests.shared import GUITAR, PIANO, TINY
 
@@ -108,3 +111,38 @@ def test_a_fit_stops_once_converged_and_says_so():
     config = ModelConfig(n_samples=4096, n_events=4)
     result = fit(clip, config, FitConfig(steps=2000, converge=0.5), procedural_bank(4096, 22050), torch.device("cpu"))
     assert result.converged and len(result.loss_history) == CONVERGE_FROM
+
+
+def test_a_fit_finds_a_short_decay_within_a_few_dozen_steps():
+    """A plucked A4 whose partials fall 60 dB in 0.3 s: its loudest event's decay should
+    reach that order in 60 steps (each group's rate is in its own units; a decay at the base
+    rate stays near its 1.5 s start)."""
+    sample_rate, n_samples, t60_s = 22050, 16384, 0.3
+    t = np.arange(n_samples) / sample_rate
+    pluck = sum(np.sin(2 * np.pi * 440.0 * k * t) / k for k in (1, 2, 3)) * np.exp(np.log(1e-3) * t / t60_s)
+    target = torch.from_numpy((0.5 * pluck / np.abs(pluck).max()).astype(np.float32))
+    config = ModelConfig(n_samples=n_samples, n_events=4, noise_anchors=0, noise_bands=0, pitches="exact")
+    result = fit(target, config, FitConfig(steps=60), procedural_bank(n_samples, sample_rate), torch.device("cpu"))
+    loudest = int(result.controls.gain.argmax())
+    decay_s = decay_time_s(result.controls.decay_per_frame.detach().numpy(), config.frame_size, sample_rate)[loudest]
+    assert 0.15 < decay_s < 0.5
+
+
+def test_a_converged_fit_leaves_out_only_the_quiet_events_its_clip_does_not_need():
+    """Events 40 dB or more under the loudest leave a converged fit's file only when the
+    loss does not need them: against a clip that is all the events' own render they stay;
+    against the loud events' render alone they go."""
+    config = ModelConfig(n_samples=8192, n_events=4, noise_anchors=0, noise_bands=0)
+    rooms, cpu = procedural_bank(config.n_samples, config.sample_rate), torch.device("cpu")
+    first = Fitter(_target(config, GUITAR), config, FitConfig(steps=0), rooms, cpu)
+    log_gain = first.models[0].groups["log_gain"].data
+    log_gain[2:] = log_gain[:2].max() + math.log(10 ** (-50 / 20))  # two events 50 dB under the loudest
+    start = ClipStart(first.models[0].state_dict(), first.noise_seeds[0])
+    whole = first.evaluate()[2][0]
+    loud = Fitter(whole, config, FitConfig(steps=0), rooms, cpu, start=[start])
+    loud.models[0].groups["log_gain"].data[2:] -= 100.0  # silent: the render of the two loud events
+    loud_only = loud.evaluate()[2][0]
+    for target, kept in ((whole, 4), (loud_only, 2)):
+        fitter = Fitter(target, config, FitConfig(steps=0), rooms, cpu, start=[start])
+        fitter.keep_live_events()
+        assert fitter.models[0].config.n_events == kept and len(fitter.noise_seeds[0]) == kept

@@ -1,5 +1,5 @@
 """Which events make one note (`notes.note_leads`): the same pitch renewed while it sounds,
-a weak partial placed on its own, against a note struck again, an octave played with it, and
+a weak partial or undertone placed on its own, against a note struck again, an octave played with it, and
 events too quiet or too noisy to be notes. Event tables are written out by hand, in the
 units `summary.event_rows` gives."""
 
@@ -91,6 +91,21 @@ def test_a_weak_harmonic_is_part_of_its_note_and_a_strong_one_a_note_of_its_own(
     assert note_pitches([note, event(1, 0.0, E6, -20.0)]) == [69, 69]
     assert leads(note, event(1, 0.0, E6, -6.0 - HARMONIC_DB + 1.0)) == [0, 1]
     assert leads(note, event(1, 0.02, A5, -8.0)) == [0, 1]  # an octave played with it
+
+
+def test_a_short_weak_undertone_struck_with_a_note_is_part_of_it():
+    """A short event an octave or a twelfth down on a note's attack is the note's; one that
+    lasts (a chord's lower voice), starts later or is nearly as loud is a note of its own."""
+    a3, d3 = A4 / 2, A4 / 3
+    note = event(0, 0.5, A4, -6.0)
+    weak = -6.0 - HARMONIC_DB - 1.0
+    assert leads(note, event(1, 0.49, a3, weak, decay_s=0.2)) == [0, 0]
+    assert leads(note, event(1, 0.5, d3, weak, decay_s=0.3)) == [0, 0]
+    assert note_pitches([note, event(1, 0.5, a3, weak, decay_s=0.2)]) == [69, 69]
+    assert leads(note, event(1, 0.5, a3, weak, decay_s=1.0)) == [0, 1]
+    assert leads(note, event(1, 0.5, a3, -6.0 - HARMONIC_DB + 1.0, decay_s=0.2)) == [0, 1]
+    assert leads(note, event(1, 0.8, a3, weak, decay_s=0.2)) == [0, 1]
+    assert leads(note, event(1, 0.5, 0.7 * A4, weak, decay_s=0.2)) == [0, 1]  # no undertone: a note
 
 
 def test_a_partial_takes_the_events_that_renew_it_with_it():
