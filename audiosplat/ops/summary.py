@@ -17,6 +17,9 @@ if TYPE_CHECKING:  # the reader imports h5py, which the summary itself does not 
     from audiosplat.io.splat_format import StoredSplat
 
 SILENCE_DB = -120.0
+# The convergence rule's period and first step in files that store `/fit@converge` without
+# them (formats §11: fitted before 1.9.0).
+CONVERGE_EVERY_BEFORE_1_9, CONVERGE_FROM_BEFORE_1_9 = 100, 300
 
 
 def decay_time_s(decay_per_frame: np.ndarray, frame_size: int, sample_rate: int) -> np.ndarray:
@@ -110,6 +113,7 @@ def summarise(stored: StoredSplat, path: Path | None = None) -> dict:
         "relative_spectral_l1": _number(fit.get("relative_spectral_l1")),
         "loss": fit.get("loss"),
         "seed": fit.get("seed"),
+        "convergence": convergence(fit),
         "rooms": stored.rooms.name,
         "latents_match_controls": stored.latents_match_controls,
         "stored_numbers": stored.stored_numbers(),
@@ -119,6 +123,27 @@ def summarise(stored: StoredSplat, path: Path | None = None) -> dict:
         "noise_bed": noise_bed_summary(stored),
         "event_table": event_rows(stored),
     }
+
+
+def convergence(fit: dict) -> dict | None:
+    """The rule a fit without a budget stopped by, and whether it did (formats §11), or None
+    for a fit given its steps or seconds."""
+    if "converge" not in fit:
+        return None
+    return {
+        "below": float(fit["converge"]),
+        "every": int(fit.get("converge_every", CONVERGE_EVERY_BEFORE_1_9)),
+        "from": int(fit.get("converge_from", CONVERGE_FROM_BEFORE_1_9)),
+        "converged": bool(fit.get("converged", False)),
+    }
+
+
+def convergence_text(rule: dict | None) -> str:
+    """`convergence` in words, ending in '; ' ('' for a fit given its budget)."""
+    if rule is None:
+        return ""
+    ended = "converged" if rule["converged"] else "not converged"
+    return f"{ended}: under {rule['below']:.0%} in {rule['every']} steps, from step {rule['from']}; "
 
 
 def noise_bed_summary(stored: StoredSplat) -> dict | None:

@@ -285,3 +285,6 @@ def test_fit_without_a_budget_stops_once_converged(tmp_path):
     assert 1 <= s.n_events <= 8 and s.config.n_events == s.n_events == len(s.noise_seeds)
     gains_db = 20 * np.log10(s.controls.gain.numpy())
     assert gains_db.min() > gains_db.max() - 40.0  # no dead event kept
+    said = run_cli("inspect", out)
+    assert f"{s.fit['steps']} steps (converged: under 2% in {CONVERGE_EVERY} steps, from step {CONVERGE_FROM}; " in said.stdout
+    assert json.loads(run_cli("inspect", out, "--json").stdout)["convergence"]["converged"] is True

@@ -11,7 +11,7 @@ import pytest
 
 from audiosplat.core.config import ModelConfig
 from audiosplat.io.splat_format import StoredRooms, StoredSplat, read_stored
-from audiosplat.ops.summary import event_row, event_rows, summarise
+from audiosplat.ops.summary import convergence, convergence_text, event_row, event_rows, summarise
 from tests.shared import GOLDEN, GOLDEN_DIRECT, GOLDEN_EXACT
 
 ROWS = 2**16
@@ -84,3 +84,15 @@ def test_the_golden_files_tables_equal_their_rows_made_alone(path):
 def test_fitted_files_tables_equal_their_rows_made_alone(fixture, request):
     stored = read_stored(request.getfixturevalue(fixture), optimizer=False)
     assert event_rows(stored) == [event_row(stored, e) for e in range(stored.n_events)]
+
+
+def test_the_convergence_rule_is_read_with_the_period_of_the_files_version():
+    """A fit given its budget has no rule; a 1.9.0 file stores its period and first step;
+    an older file with `converge` was judged every 100 steps from step 300 (formats §11)."""
+    assert convergence({"steps": 300}) is None and convergence_text(None) == ""
+    new = convergence({"converge": 0.02, "converge_every": 50, "converge_from": 200, "converged": True})
+    assert new == {"below": 0.02, "every": 50, "from": 200, "converged": True}
+    assert convergence_text(new) == "converged: under 2% in 50 steps, from step 200; "
+    old = convergence({"converge": 0.02})
+    assert (old["every"], old["from"], old["converged"]) == (100, 300, False)
+    assert convergence_text(old).startswith("not converged")
