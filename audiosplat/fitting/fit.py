@@ -253,11 +253,13 @@ class Fitter:
         without the others rises by more than KEEP_LOSS_RISE (quiet events together can
         carry a quiet passage). Then the clips may hold different event counts: `evaluate`
         renders them one by one, and no more steps are taken."""
-        _, _, renders, losses = self.evaluate()
+        as_they_stand = None  # (renders, losses), rendered only once some clip has events to judge
         for c, model in enumerate(self.models):
             keep = model.strategy.kept(model).cpu() if model.strategy is not None else None
             if keep is None or bool(keep.all()) or not bool(keep.any()):
                 continue
+            as_they_stand = as_they_stand or self.evaluate()[2:]
+            renders, losses = as_they_stand
             kept, seeds = model.kept(keep), self.noise_seeds[c][keep]
             if self._loss_with(c, kept, seeds, renders) > losses[c] * (1.0 + KEEP_LOSS_RISE):
                 continue
