@@ -119,10 +119,10 @@ def _print_summary(s: dict) -> None:
             f"{q['relative_spectral_l1_512_128']:.4f} (512/128); log-mel distance {q['log_mel_distance']:.4f}; "
             f"chroma similarity {q['chroma_similarity']:.4f}" + (f"; ViSQOL {q['visqol']:.2f}" if "visqol" in q else "")
         )
-    columns = ("event", "onset s", "gain dB", "pitch Hz", "note", "wave", "resonance", "decay s", "noise Hz", "noise width Hz", "reverb wet", "room")
+    columns = ("event", "onset s", "gain dB", "energy dB", "pitch Hz", "note", "wave", "resonance", "decay s", "noise Hz", "noise width Hz", "reverb wet", "room")
     rows = [
         (
-            str(row["event"]), f"{row['onset_s']:.4f}", f"{row['gain_db']:.1f}", _fmt(row["pitch_hz"], ".1f"),
+            str(row["event"]), f"{row['onset_s']:.4f}", f"{row['gain_db']:.1f}", _fmt(row["energy_db"], ".1f"), _fmt(row["pitch_hz"], ".1f"),
             row["note"] or "", row["wave"] or "-", f"{row['resonance_mix']:.2f}", f"{row['decay_s']:.3f}", f"{row['noise_centre_hz']:.0f}",
             f"{row['noise_width_hz']:.0f}", f"{row['reverb_wet']:.2f}", row["room"],
         )

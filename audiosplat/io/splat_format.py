@@ -26,7 +26,7 @@ from audiosplat.models.layouts import latent_width, parameter_shapes
 from audiosplat.synth.procedural_rooms import PROCEDURAL_BANK, impulses_sha256, procedural_impulses, procedural_names
 
 FORMAT_NAME = "audiosplat.splat"
-FORMAT_VERSION = "1.9.0"
+FORMAT_VERSION = "1.10.0"
 SUPPORTED_MAJOR = 1
 # Bounds on the config read from a file, so a hostile file cannot ask for huge allocations
 # (MAX_SAMPLES, MAX_EVENTS and MAX_TOTAL_SAMPLES are core.config's, which a fit also obeys).
@@ -101,6 +101,7 @@ class StoredSplat:
     labels: dict[str, np.ndarray] | None = None
     noise_bed: StoredNoiseBed | None = None
     onsets_s: np.ndarray | None = None  # (K,) float64 s: where the source's notes start
+    energies_db: np.ndarray | None = None  # (E,) float32 dB: each event's energy (files before 1.10.0 have none)
 
     @property
     def n_events(self) -> int:
@@ -208,7 +209,18 @@ def _read(f: h5py.File, path: Path, optimizer: bool) -> StoredSplat:
         optimizer=_read_optimizer(f, expected_params | bed_shapes, fail) if optimizer else None,
         labels=_read_labels(f, fail),
         noise_bed=_read_noise_bed(f, config, fail),
+        energies_db=_read_energies(ev, e, fail),
     )
+
+
+def _read_energies(ev: h5py.Group, e: int, fail) -> np.ndarray | None:
+    """The optional /events/energy_db: (E,) dB, -inf for a silent event but never NaN or +inf."""
+    if _member(ev, "energy_db") is None:
+        return None
+    energies = _array(ev, "energy_db", (e,), np.floating, fail, finite=False)
+    if np.any(np.isnan(energies) | (energies == np.inf)):
+        raise fail("dataset /events/energy_db contains NaN or +inf values")
+    return energies
 
 
 def _read_onsets(fit_group: h5py.Group, fail) -> np.ndarray | None:
@@ -264,9 +276,9 @@ def _check_budget(f: h5py.File, config: ModelConfig, rows: int, n_rooms: int, op
 
 def file_values(config: ModelConfig, rows: int, n_rooms: int, *, moments: bool, history: int) -> int:
     """4-byte units read for a file of `rows` events and `n_rooms` rooms: /events (its int64
-    onset_samples and noise_seed two each), /parameters, with `moments` Adam's two moments,
+    onset_samples and noise_seed two each, its energy_db one), /parameters, with `moments` Adam's two moments,
     the rooms' impulses (stored or regenerated) and `history` float64 losses."""
-    per_row = 4 + latent_width(config, n_rooms) + sum(math.prod(s[1:]) for s in _control_shapes(config, 1, n_rooms).values())
+    per_row = 5 + latent_width(config, n_rooms) + sum(math.prod(s[1:]) for s in _control_shapes(config, 1, n_rooms).values())
     params = sum(math.prod(s) for s in parameter_shapes(config, n_rooms, rows).values()) + config.noise_anchors * config.noise_bands
     return rows * per_row + params * (3 if moments else 1) + n_rooms * config.n_samples + 2 * history
 

@@ -25,6 +25,7 @@ from audiosplat.io.splat_format import CONFIG_KEYS, FORMAT_NAME, FORMAT_VERSION,
 from audiosplat.models.base import EventModel
 from audiosplat.models.registry import build_model
 from audiosplat.synth.controls import EventControls
+from audiosplat.synth.levels import event_energies_db
 from audiosplat.synth.noise_bed import NoiseBed
 from audiosplat.synth.rooms import RoomBank, procedural_bank
 
@@ -115,6 +116,11 @@ def write_splat(path: Path, splat: Splat) -> None:
             raise SplatFormatError(f"{path}: not written, as it would not read back: {reason}") from None
 
 
+# What /events/energy_db holds (`synth.levels.event_energies_db`): made from the controls
+# whenever a file is written, so that a reader judges which events are heard without a render.
+ENERGY_MEANING = "energy of the event's sound, reverb and its whole tail included: 10 log10 of its summed squared samples"
+
+
 def _write(f: h5py.File, s: Splat) -> None:
     cfg = s.config
     f.attrs["format"] = FORMAT_NAME
@@ -153,6 +159,8 @@ def _write(f: h5py.File, s: Splat) -> None:
     for name, tensor in s.controls.named_fields().items():
         unit, meaning = CONTROL_FIELDS[name]
         _dataset(ev, name, _f32(tensor), unit, meaning)
+    energies = event_energies_db(s.controls, s.noise_seeds, s.controls.onset_samples, cfg, s.rooms)
+    _dataset(ev, "energy_db", _f32(energies), "dB", ENERGY_MEANING)
 
     rooms = f.create_group("rooms")
     rooms.attrs["bank"] = s.rooms.name

@@ -3,7 +3,9 @@
 
 An event belongs to a note when it is pitched (its resonance sounds), the resonance carries
 most of it (`excitation_mix` resonance share at least `NOTE_MIN_RESONANCE_MIX`) and it is
-audible (gain within `NOTE_RANGE_DB` of the file's loudest event). The other events are the
+heard: its energy in the file within `NOTE_RANGE_DB` of the most energetic event's (in a
+file before 1.10.0, which stores no energies, its gain within `GAIN_RANGE_DB` of the
+loudest gain). The other events are the
 unpitched part's: attacks, breath, texture. A note is one or more such events
 (`note_leads`): a fit often carries one note with several, the same pitch renewed while it
 sounds, or a weak partial of it placed on its own (formats/splat-v1.md, section 9.2).
@@ -23,7 +25,11 @@ if TYPE_CHECKING:
     from audiosplat.io.splat_format import StoredSplat
 
 NOTE_MIN_RESONANCE_MIX = 0.5
-NOTE_RANGE_DB = 20.0
+# An event's energy (/events/energy_db) weighs its gain by how long it sounds: a held note
+# of modest gain outweighs a loud, short one. On the four clips with known notes, energy
+# within 15 dB finds the notes better than gain within 20 dB (docs/benchmarks.md, "Notes").
+NOTE_RANGE_DB = 15.0
+GAIN_RANGE_DB = 20.0
 # A note ends where its resonance has fallen 30 dB: half its 60 dB decay time.
 OFFSET_FRACTION_OF_DECAY = 0.5
 # An event of a note's pitch (within half a semitone) while the note sounds is more of that
@@ -56,14 +62,11 @@ def note_mask(rows: list[dict]) -> np.ndarray:
     """(E,) bool: which of the event table's rows (`summary.event_rows`) are notes."""
     if not rows:
         return np.zeros(0, dtype=bool)
-    loudest = max(row["gain_db"] for row in rows)
+    by_energy = all(row["energy_db"] is not None for row in rows)
+    key, window = ("energy_db", NOTE_RANGE_DB) if by_energy else ("gain_db", GAIN_RANGE_DB)
+    loudest = max(row[key] for row in rows)
     return np.array(
-        [
-            row["pitch_hz"] is not None
-            and row["resonance_mix"] >= NOTE_MIN_RESONANCE_MIX
-            and row["gain_db"] >= loudest - NOTE_RANGE_DB
-            for row in rows
-        ],
+        [row["pitch_hz"] is not None and row["resonance_mix"] >= NOTE_MIN_RESONANCE_MIX and row[key] >= loudest - window for row in rows],
         dtype=bool,
     )
 

@@ -17,7 +17,7 @@ from audiosplat.ops.summary import event_rows
 if TYPE_CHECKING:
     from audiosplat.io.splat_format import StoredSplat
 
-CONDITION_FIELDS = ("onset_s", "gain_db", "pitch_hz", "decay_s", "noise_centre_hz", "noise_width_hz", "reverb_wet", "resonance_mix")
+CONDITION_FIELDS = ("onset_s", "gain_db", "energy_db", "pitch_hz", "decay_s", "noise_centre_hz", "noise_width_hz", "reverb_wet", "resonance_mix")
 _COMPARE = {"<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt}
 _CONDITION = re.compile(r"^\s*([a-z_]+)\s*(<=|>=|==|!=|<|>)\s*([-+0-9.eE]+)\s*$")
 _NOTE_CONDITION = re.compile(r"^\s*note\s*(<=|>=|==|!=|<|>)\s*(\S*)\s*$")

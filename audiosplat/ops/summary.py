@@ -53,6 +53,7 @@ def event_rows(stored: StoredSplat) -> list[dict]:
         "event": range(stored.n_events),
         "onset_s": (stored.onset_samples.astype(np.float64) / cfg.sample_rate).tolist(),
         "gain_db": gain_db(c["gain"]).tolist(),
+        "energy_db": [None] * stored.n_events if stored.energies_db is None else stored.energies_db.astype(np.float64).tolist(),
         "pitch_hz": np.where(has_resonance, pitches, None).tolist(),
         "wave": np.where(has_resonance, np.asarray(WAVE_SHAPES, dtype=object)[shapes], None).tolist(),
         "resonance_mix": c["excitation_mix"][:, 1].tolist(),
@@ -80,6 +81,7 @@ def event_row(stored: StoredSplat, e: int) -> dict:
         "event": e,
         "onset_s": float(stored.onset_samples[e]) / cfg.sample_rate,
         "gain_db": float(gain_db(c["gain"][e])),
+        "energy_db": None if stored.energies_db is None else float(stored.energies_db[e]),
         "pitch_hz": pitch_hz if sounds else None,
         "wave": WAVE_SHAPES[shape] if sounds else None,
         "resonance_mix": float(c["excitation_mix"][e, 1]),
@@ -176,6 +178,6 @@ def sorted_rows(rows: list[dict], key: str) -> list[dict]:
     """The event table's rows in the order `key` (one of SORT_KEYS) names."""
     if key == "time":
         return sorted(rows, key=lambda row: row["onset_s"])
-    if key == "energy":
-        return sorted(rows, key=lambda row: -row["gain_db"])
+    if key == "energy":  # by the energy of the sound, or by gain in a file that stores none
+        return sorted(rows, key=lambda row: -(row["gain_db"] if row["energy_db"] is None else row["energy_db"]))
     return rows

@@ -11,6 +11,7 @@ same places whatever `torch.set_num_threads` or OMP_NUM_THREADS say.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,17 +22,25 @@ import torch
 RENDER_THREADS = 2
 
 
+_open = threading.local()  # whether this thread is inside a render_threads block
+
+
 @contextmanager
 def render_threads(n_threads: int = RENDER_THREADS) -> Iterator[None]:
     """Run torch's CPU kernels on `n_threads` intra-op threads inside the block, then
-    restore the count. Torch's count is process-wide: other threads that start torch work
+    restore the count. A block inside another keeps the outer block's count: the outermost
+    caller decides. Torch's count is process-wide: other threads that start torch work
     meanwhile take it too. Kernels on a GPU are unaffected."""
-    before = torch.get_num_threads()
-    if before == n_threads:
+    if getattr(_open, "inside", False):
         yield
         return
-    torch.set_num_threads(n_threads)
+    before = torch.get_num_threads()
+    _open.inside = True
     try:
+        if before != n_threads:
+            torch.set_num_threads(n_threads)
         yield
     finally:
-        torch.set_num_threads(before)
+        _open.inside = False
+        if before != n_threads:
+            torch.set_num_threads(before)

@@ -53,8 +53,8 @@ def test_midi_holds_the_notes_at_their_times_pitches_and_velocities(notes_splat,
     assert not [m for m in midi.tracks[0] if m.type == "pitchwheel"]
     onsets = [KNOWN_NOTES[e][3] / SR for e in range(3)]
     offsets = [onsets[0] + 0.05, onsets[1] + 0.1, 4096 / SR]  # half the decay time, or the file's end
-    # C5 loudest (velocity 127), E4 6 dB lower, the second C5 14 dB lower again
-    expected = [(72, 0, 72, 127), (64, 1, 64, 90), (72, 2, 72, 57)]
+    # C5 loudest (velocity 127), E4 6 dB lower, the second C5 10.5 dB below the first
+    expected = [(72, 0, 72, 127), (64, 1, 64, 90), (72, 2, 72, 70)]
     assert _sounding(midi) == [(pitch, round(onsets[e] * TICKS_PER_SECOND), round(offsets[e] * TICKS_PER_SECOND), v) for pitch, e, _, v in expected]
     assert [(n["midi_pitch"], n["velocity"]) for n in _table(notes_splat)] == [(p, v) for p, _, _, v in expected]
     assert [n[1] for n in _sounding(midi)] == [0, 44, 87] and [n[2] for n in _sounding(midi)] == [48, 140, 178]
@@ -190,13 +190,13 @@ def test_inspect_marks_the_notes(notes_splat):
     lines = table.stdout.splitlines()
     assert any(line.startswith("notes: 3 (in 3 of 4 events") for line in lines), lines
     header = next(k for k, line in enumerate(lines) if line.lstrip().startswith("event"))
-    assert lines[header].split()[:6] == ["event", "onset", "s", "gain", "dB", "pitch"] and " note " in lines[header]
-    names = [line.split()[4] for line in lines[header + 1 :]]
+    assert lines[header].split()[:8] == ["event", "onset", "s", "gain", "dB", "energy", "dB", "pitch"] and " note " in lines[header]
+    names = [line.split()[5] for line in lines[header + 1 :]]
     assert names == ["C5", "E4", "C5", "sine"]  # event 3 has no name: its wave comes next
     summary = json.loads(run_cli("inspect", notes_splat, "--json").stdout)
     assert (summary["notes"], summary["note_events"], summary["events"]) == (3, 3, 4)
     assert [row["note"] for row in summary["event_table"]] == ["C5", "E4", "C5", None]
-    assert list(summary["event_table"][0])[3:5] == ["pitch_hz", "note"]
+    assert list(summary["event_table"][0])[2:6] == ["gain_db", "energy_db", "pitch_hz", "note"]
     picked = json.loads(run_cli("inspect", notes_splat, "--json", "--events", "notes", "--sort", "energy").stdout)
     assert [row["event"] for row in picked["event_table"]] == [0, 1, 2] and picked["notes"] == 3
 

@@ -77,8 +77,10 @@ def test_inspect_sorts_and_selects_events(fitted_splat):
     onsets = [row["onset_s"] for row in by_time]
     assert onsets == sorted(onsets)
     by_energy = json.loads(run_cli("inspect", fitted_splat, "--json", "--sort", "energy").stdout)["event_table"]
-    gains = [row["gain_db"] for row in by_energy]
-    assert gains == sorted(gains, reverse=True)
+    energies = [row["energy_db"] for row in by_energy]
+    assert energies == sorted(energies, reverse=True)
+    old = json.loads(run_cli("inspect", GOLDEN, "--json", "--sort", "energy").stdout)["event_table"]  # before 1.10.0: by gain
+    assert [row["gain_db"] for row in old] == sorted((row["gain_db"] for row in old), reverse=True)
     subset = json.loads(run_cli("inspect", fitted_splat, "--json", "--events", "1,3").stdout)["event_table"]
     assert [row["event"] for row in subset] == [1, 3]
 

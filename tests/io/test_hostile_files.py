@@ -81,8 +81,8 @@ def _long_wide_windows(f):
 
 
 BOMBS = {
-    "product of rows and resonance width": (_product_bomb, "asks for 4434436102 4-byte values"),
-    "a 10^8-step loss history": (_history_bomb, "asks for 200008490 4-byte values"),
+    "product of rows and resonance width": (_product_bomb, "asks for 4435484678 4-byte values"),
+    "a 10^8-step loss history": (_history_bomb, "asks for 200008492 4-byte values"),
     "room names of 16 MiB each": (_names_bomb, "/rooms/names holds 8 strings of 16777216 bytes"),
     "4096 events over 2^22 samples": (_one_wide_window, "a render of it would hold 17251172352 samples"),
     "long file of wide windows": (_long_wide_windows, "a render of it would hold 3246391296 samples"),

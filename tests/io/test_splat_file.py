@@ -352,3 +352,33 @@ def test_a_damaged_noise_bed_is_refused_in_one_sentence(fitted_splat, tmp_path, 
     with h5py.File(path, "a") as f:
         damage(f)
     _refused(path, fragment)
+
+
+def test_each_events_energy_is_written_from_its_controls_and_validated(fitted_splat, tmp_path):
+    """/events/energy_db is made from the controls whenever a file is written (an edit's
+    file has its edited events' energies); files before 1.10.0 have none."""
+    from audiosplat.io.splat_format import read_stored
+    from audiosplat.synth.levels import event_energies_db
+
+    assert read_stored(GOLDEN, optimizer=False).energies_db is None
+    s = read_splat(fitted_splat)
+    stored = read_stored(fitted_splat, optimizer=False)
+    expected = event_energies_db(s.controls, s.noise_seeds, s.controls.onset_samples, s.config, s.rooms)
+    np.testing.assert_array_equal(stored.energies_db, expected.numpy().astype(np.float32))
+    louder = tmp_path / "louder.splat"
+    write_splat(louder, dataclasses.replace(s, controls=s.controls.replace(gain=s.controls.gain * 2.0)))
+    np.testing.assert_allclose(read_stored(louder, optimizer=False).energies_db, stored.energies_db + 20.0 * np.log10(2.0), atol=1e-3)
+    with h5py.File(louder, "r") as f:
+        assert f["events/energy_db"].attrs["units"] == "dB"
+    for value, fragment in ((np.nan, "NaN or \\+inf"), (np.inf, "NaN or \\+inf")):
+        bad = tmp_path / "bad.splat"
+        shutil.copy(louder, bad)
+        with h5py.File(bad, "r+") as f:
+            f["events/energy_db"][0] = value
+        with pytest.raises(SplatFormatError, match=fragment):
+            read_splat(bad)
+    silent = tmp_path / "silent.splat"
+    shutil.copy(louder, silent)
+    with h5py.File(silent, "r+") as f:
+        f["events/energy_db"][0] = -np.inf  # a silent event
+    assert read_stored(silent, optimizer=False).energies_db[0] == -np.inf

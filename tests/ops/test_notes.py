@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from audiosplat.ops.notes import (
+    GAIN_RANGE_DB,
     HARMONIC_DB,
     NOTE_RANGE_DB,
     ONSET_S,
@@ -22,8 +23,13 @@ from audiosplat.ops.notes import (
 A4, E6, A5 = 440.0, 440.0 * 3 * 2 ** (2 / 1200), 880.0  # E6: A4's third harmonic (2 cents sharp of 3x)
 
 
-def event(e: int, onset_s: float, hz: float | None, gain_db: float, decay_s: float = 2.0, resonance_mix: float = 1.0) -> dict:
-    return {"event": e, "onset_s": onset_s, "gain_db": gain_db, "pitch_hz": hz, "resonance_mix": resonance_mix, "decay_s": decay_s}
+def event(
+    e: int, onset_s: float, hz: float | None, gain_db: float, decay_s: float = 2.0, resonance_mix: float = 1.0, energy_db: float | None = None
+) -> dict:
+    """An event table's row; without `energy_db`, a row of a file that stores no energies."""
+    return {
+        "event": e, "onset_s": onset_s, "gain_db": gain_db, "energy_db": energy_db, "pitch_hz": hz, "resonance_mix": resonance_mix, "decay_s": decay_s,
+    }
 
 
 def leads(*rows: dict) -> list[int]:
@@ -32,7 +38,7 @@ def leads(*rows: dict) -> list[int]:
 
 def test_one_event_is_one_note_and_noise_or_quiet_events_are_none():
     assert leads(event(0, 0.0, A4, -6.0)) == [0]
-    quiet = -6.0 - NOTE_RANGE_DB - 1.0
+    quiet = -6.0 - GAIN_RANGE_DB - 1.0
     assert leads(event(0, 0.0, A4, -6.0), event(1, 0.5, 300.0, quiet), event(2, 0.5, 300.0, -6.0, resonance_mix=0.3), event(3, 0.5, None, -6.0)) == [0, -1, -1, -1]
 
 
@@ -115,3 +121,14 @@ def test_a_partial_takes_the_events_that_renew_it_with_it():
 
 def test_no_events_no_notes():
     assert leads() == []
+
+
+def test_where_a_file_stores_energies_a_note_is_heard_by_its_energy_not_its_gain():
+    """A held note of modest gain carries more energy than a loud click: by energy it is a
+    note and an event NOTE_RANGE_DB under the most energetic is not, whatever its gain."""
+    held = event(0, 0.0, A4, -30.0, energy_db=20.0)
+    click = event(1, 0.5, 300.0, 0.0, decay_s=0.05, energy_db=10.0)
+    faint = event(2, 1.0, 600.0, 0.0, decay_s=0.05, energy_db=20.0 - NOTE_RANGE_DB - 1.0)
+    assert leads(held, click, faint) == [0, 1, -1]
+    assert leads(*(dict(row, energy_db=None) for row in (held, click, faint))) == [-1, 1, 2]  # by gain: the held note is 30 dB down
+

@@ -108,3 +108,10 @@ def test_indices_beyond_the_file_are_found_with_it(stored):
     check_selection("notes&2-9")
     with pytest.raises(EditError, match="outside the file's events 0-3"):
         select(stored, "notes&2-9")
+
+
+def test_a_condition_on_energy_reads_the_files_energies(stored):
+    energies = stored.energies_db
+    threshold = float(np.median(energies))
+    assert _events(select(stored, f"energy_db>{threshold}")) == np.flatnonzero(energies > threshold).tolist()
+    assert _events(select(read_stored(GOLDEN), "energy_db>-1000")) == []  # a file before 1.10.0 stores none

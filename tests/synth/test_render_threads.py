@@ -7,15 +7,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import torch
 
 from audiosplat.app.api import render_splat
-from audiosplat.io.splatfile import read_splat
+from audiosplat.io.splatfile import read_splat, write_splat
 from audiosplat.ops.merge import merge
 from audiosplat.synth.threads import RENDER_THREADS, render_threads
 
@@ -85,3 +87,40 @@ def test_the_callers_thread_count_is_restored(threads, fitted_splat):
         assert torch.get_num_threads() == threads
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_block_inside_another_keeps_the_outer_count():
+    """The outermost caller decides: the energies a writer makes on one thread stay on one
+    thread through the synth's own blocks (which a forked child needs)."""
+    before = torch.get_num_threads()
+    with render_threads(1):
+        with render_threads(3):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with render_threads(3):
+        assert torch.get_num_threads() == 3
+    assert torch.get_num_threads() == before
+
+
+def test_a_forked_child_writes_a_file(fitted_splat, tmp_path):
+    """Writing computes each event's energy with torch; a child forked from a process whose
+    thread pool has run still writes, the same bytes as its parent."""
+    splat = read_splat(fitted_splat)
+    torch.fft.rfft(torch.randn(8, 2**16))  # the parent's pool has run
+    parent, child = tmp_path / "parent.splat", tmp_path / "child.splat"
+    write_splat(parent, splat)
+    pid = os.fork()
+    if pid == 0:  # the child: write, then leave at once
+        try:
+            write_splat(child, splat)
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 30
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung in write_splat")
+        time.sleep(0.05)
+    assert child.read_bytes() == parent.read_bytes()
