@@ -3,12 +3,12 @@
 
 An event belongs to a note when it is pitched (its resonance sounds), the resonance carries
 most of it (`excitation_mix` resonance share at least `NOTE_MIN_RESONANCE_MIX`) and it is
-heard: its energy in the file within `NOTE_RANGE_DB` of the most energetic event's (in a
-file before 1.10.0, which stores no energies, its gain within `GAIN_RANGE_DB` of the
-loudest gain). The other events are the
-unpitched part's: attacks, breath, texture. A note is one or more such events
-(`note_leads`): a fit often carries one note with several, the same pitch renewed while it
-sounds, or a weak partial of it placed on its own (formats/splat-v1.md, section 9.2).
+heard: its energy (`/events/energy_db`) within `NOTE_RANGE_DB` of the most energetic
+event's (in a file before 1.10.0, which stores no energies, its gain within `GAIN_RANGE_DB`
+of the loudest gain). The other events are the unpitched part's: attacks, breath, texture.
+A note is one or more such events (`note_leads`): a fit often carries one note with
+several, the same pitch renewed while it sounds, or a weak partial of it placed on its own
+(formats/splat-v1.md, section 9.2).
 """
 
 from __future__ import annotations
