@@ -13,8 +13,10 @@ import torch
 from audiosplat.app.api import render_splat
 from audiosplat.core.errors import SplatFormatError
 from audiosplat.core.fields import BED_PARAMETER
+from audiosplat.io.splat_format import read_stored
 from audiosplat.io.splatfile import FORMAT_VERSION, read_splat, write_splat
 from audiosplat.models.registry import build_model
+from audiosplat.synth.levels import event_energies_db
 from audiosplat.synth.rooms import user_bank
 from tests.shared import GOLDEN, GOLDEN_DIRECT, GOLDEN_EXACT
 
@@ -357,9 +359,6 @@ def test_a_damaged_noise_bed_is_refused_in_one_sentence(fitted_splat, tmp_path, 
 def test_each_events_energy_is_written_from_its_controls_and_validated(fitted_splat, tmp_path):
     """/events/energy_db is made from the controls whenever a file is written (an edit's
     file has its edited events' energies); files before 1.10.0 have none."""
-    from audiosplat.io.splat_format import read_stored
-    from audiosplat.synth.levels import event_energies_db
-
     assert read_stored(GOLDEN, optimizer=False).energies_db is None
     s = read_splat(fitted_splat)
     stored = read_stored(fitted_splat, optimizer=False)
