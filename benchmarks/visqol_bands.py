@@ -1,33 +1,63 @@
 """Where a render loses ViSQOL: the render's own score, then with the target's STFT
 magnitudes put into one frequency band at a time (the render's phases kept).
 
-    .venv/bin/python -m benchmarks.visqol_bands FIT.splat SOURCE.wav [--offset S]
+    .venv/bin/python -m benchmarks.visqol_bands FIT.splat SOURCE.wav [--offset S] [--beds 32x16 129x16]
 
 A band whose repair lifts the score a lot is where the fit falls short. Also prints each
 band's share of the energy of target and render (dB), and the score with only the target's
 per-frame spectral envelope above 3 kHz (magnitudes smoothed over 31 bins, ~330 Hz): that
 one keeps the render's partials and corrects only how loud the high bands are, frame by
-frame. STFT: Hann 2048, hop 256. One JSON line per figure. Needs the eval extra.
+frame. STFT: Hann 2048, hop 256.
+
+With `--beds`, the events' render (the file's bed left out) is scored under a bed of each
+size (ANCHORSxBANDS) whose levels are the residual's: the target's band power at each anchor
+less the events', where that is positive (`synth.noise_bed.bed_levels_of`). That is how far
+a bed of that size, set from the events as they stand, could take the fit. One JSON line
+per figure. Needs the eval extra.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from audiosplat.app.api import render_splat
+from audiosplat.core.fields import SILENT_DB
+from audiosplat.eval.metrics import log_mel_distance
 from audiosplat.eval.visqol import visqol_mos
 from audiosplat.io.audio import load_clip
-from audiosplat.io.splatfile import read_splat
+from audiosplat.io.splatfile import Splat, read_splat
+from audiosplat.synth.noise_bed import NoiseBed, bed_levels_of
 from benchmarks.common import emit
 
 N_FFT, HOP = 2048, 256
 BANDS_HZ = ((0, 1000), (1000, 3000), (3000, None))
 ENERGY_EDGES_HZ = (0, 250, 500, 1000, 2000, 4000, 8000, None)
 ENVELOPE_BINS = 31
+RESIDUAL_FLOOR_DB = -90.0  # a residual bed's level under this is silent
+
+
+def residual_bed(target: torch.Tensor, events: torch.Tensor, anchors: int, bands: int, sample_rate: int) -> torch.Tensor:
+    """Levels (anchors, bands) dB of the bed that adds to the events' (N,) power the target's
+    (N,) at each anchor and band, where the target has more: what the events leave."""
+    power = [10.0 ** (bed_levels_of(x, anchors, bands, sample_rate).double() / 10.0) for x in (target, events)]
+    levels = 10.0 * torch.log10((power[0] - power[1]).clamp_min(1e-30))
+    return torch.where(levels > RESIDUAL_FLOOR_DB, levels, torch.full_like(levels, SILENT_DB)).float()
+
+
+def residual_bed_scores(splat: Splat, target: torch.Tensor, beds: list[str]):
+    """(anchors, bands, ViSQOL, log-mel) of the events' render under each residual bed."""
+    cfg = splat.config
+    events = torch.from_numpy(render_splat(dataclasses.replace(splat, noise_bed=None)))
+    seed = splat.noise_bed.seed if splat.noise_bed is not None else 0
+    for spec in beds:
+        anchors, bands = (int(n) for n in spec.split("x"))
+        audio = events + NoiseBed(residual_bed(target, events, anchors, bands, cfg.sample_rate), seed).render(cfg.n_samples, cfg.sample_rate)
+        yield anchors, bands, visqol_mos(target, audio, cfg.sample_rate), log_mel_distance(target, audio, cfg.sample_rate)
 
 
 def main() -> None:
@@ -35,6 +65,7 @@ def main() -> None:
     parser.add_argument("splat", type=Path)
     parser.add_argument("source", type=Path)
     parser.add_argument("--offset", type=float, default=0.0, help="where the fitted clip starts in the source, s")
+    parser.add_argument("--beds", nargs="*", default=[], metavar="ANCHORSxBANDS", help="score the events under a residual bed of each size")
     args = parser.parse_args()
 
     splat = read_splat(args.splat)
@@ -71,6 +102,8 @@ def main() -> None:
     gain = envelope(t_spec) / envelope(r_spec).clamp_min(1e-9)
     high = in_band(BANDS_HZ[-1][0], None)
     record("target envelope per frame above 3 kHz", visqol=score(r_spec * (1 + high * (gain - 1))))
+    for anchors, bands, visqol, log_mel in residual_bed_scores(splat, target, args.beds):
+        record("events under a residual bed", anchors=anchors, bands=bands, visqol=visqol, log_mel=log_mel)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ PITCH_CHOICES = (*PITCH_KINDS, "auto")
 # The direct model's pitch bump (`models.direct.pitch_weights`), in pitch-grid steps:
 # narrower than the 0.5 of files before format 1.4.0 (docs/benchmarks.md, "The pitch bump of grid pitches").
 PITCH_BUMP_STEPS = 0.35
-# The losses a fit can minimise (`fitting.loss`): method.md's multiband; with each band's
-# features weighted towards equal say; plus a log-magnitude term; the original's noise loss.
 # The largest sizes a fit may ask for: what a .splat reader accepts (formats/splat-v1.md), so
 # that a fit never ends in a file that cannot be read back.
 MAX_SAMPLES = 2**22
@@ -28,6 +26,8 @@ MAX_NOISE_ANCHORS, MAX_NOISE_BANDS = 4096, 128
 # The direct model's noise bed: 32 anchors (95 ms apart over a default clip) of 16 mel
 # bands, 512 numbers beside 64 events' 1,792 (docs/benchmarks.md, "The noise bed").
 DEFAULT_NOISE_BED = (32, 16)
+# The losses a fit can minimise (`fitting.loss`): method.md's multiband; with each band's
+# features weighted towards equal say; plus a log-magnitude term; the original's noise loss.
 LOSS_NAMES = ("multiband", "multiband-balanced", "multiband-log", "noise")
 
 
