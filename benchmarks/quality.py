@@ -52,8 +52,9 @@ class Method:
 
 def fitted(args: argparse.Namespace, config: ModelConfig, fit_config: FitConfig, workdir: Path) -> Method:
     """The model `config.model` fitted to the clip. Its stored numbers are the learned ones
-    (`Splat.stored_numbers`: parameters and noise seeds, all that decoding and rendering
-    need); `file_numbers` counts every number of the file's events too (`model_numbers`)."""
+    (`Splat.stored_numbers`: parameters and noise seeds, bed and colour, all that decoding
+    and rendering need); `file_numbers` counts every number of the file's events too
+    (`model_numbers`). A fit with a colour is also scored without it (`without_colour`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     def render(clip: Path, target: torch.Tensor) -> tuple[torch.Tensor, int, dict]:
         deadline = math.inf if args.seconds is None else time.perf_counter() + args.seconds
@@ -63,6 +64,9 @@ def fitted(args: argparse.Namespace, config: ModelConfig, fit_config: FitConfig,
         )
         splat = outcome.splat
         extra = {"steps": int(splat.fit["steps"]), "file_numbers": model_numbers(splat), "pitches": splat.config.pitches}
+        if splat.colour_db is not None:  # the same fit heard without its colour (formats §9.3)
+            plain = torch.from_numpy(render_splat(dataclasses.replace(splat, colour_db=None)))
+            extra["without_colour"] = {**quality(target, plain, config.sample_rate), **visqol_if_installed(target, plain, config.sample_rate)}
         return torch.from_numpy(render_splat(splat)), splat.stored_numbers(), extra
 
     bed = f"{config.noise_anchors}x{config.noise_bands} bed" if config.has_noise_bed else "no bed"

@@ -23,12 +23,14 @@ from audiosplat.eval.metrics import quality
 from audiosplat.eval.visqol import visqol_if_installed
 from audiosplat.fitting.fit import CONVERGE_EVERY, CONVERGE_FROM, BatchStepCallback, ClipStart, FitConfig, FitResult, StepCallback, fit_batch, resolve_device
 from audiosplat.fitting.long_fit import LongFit, fit_windows
+from audiosplat.fitting.loss import relative_spectral_l1
 from audiosplat.io.audio import Clip, file_sha256, load_clip, samples_after
 from audiosplat.io.room_folder import load_room_folder
 from audiosplat.io.splatfile import Splat, read_splat, write_splat
 from audiosplat.models.analysis import note_onsets_s, resolve_pitches
 from audiosplat.ops.edits import apply_edits, merged_paths
 from audiosplat.ops.perturb import perturb
+from audiosplat.synth.colour import apply_colour, colour_levels_db
 from audiosplat.synth.long_render import render_windows
 from audiosplat.synth.render import SynthAssets, render_clips, render_stems, used_waves
 from audiosplat.synth.rooms import RoomBank, procedural_bank
@@ -330,6 +332,11 @@ def _splat_from_fit(
     result: FitResult, clip: Clip, item: FitInput, config: ModelConfig, fit_config: FitConfig,
     rooms: RoomBank, device: torch.device, argv: list[str] | None,
 ) -> Splat:
+    target, render = torch.from_numpy(clip.samples), result.render.detach().cpu()
+    # what the fit leaves too quiet (`synth.colour`); a fit without a bed keeps method.md's render
+    colour = colour_levels_db(target, render, config.sample_rate) if result.noise_bed is not None else None
+    if colour is not None:
+        render = apply_colour(render, colour, config.sample_rate)
     return Splat(
         config=result.model.config,  # its event count is the events the fit kept
         controls=result.controls.map(lambda t: t.detach().cpu()),
@@ -340,7 +347,7 @@ def _splat_from_fit(
         fit={
             **_fit_attributes(fit_config, config, device),
             "final_loss": result.final_loss,
-            "relative_spectral_l1": result.relative_l1,
+            "relative_spectral_l1": relative_spectral_l1(target, render),  # of the file's render, its colour included
             "skipped_steps": result.skipped_steps,
             "seconds": result.seconds,
             "converged": result.converged,
@@ -351,6 +358,7 @@ def _splat_from_fit(
         labels=item.labels,
         provenance=_provenance(item, clip, fit_config, device, argv),
         noise_bed=result.noise_bed,
+        colour_db=colour,
     )
 
 
@@ -458,10 +466,11 @@ def edit_splat_file(source: Path, output: Path, operations: list[tuple[str, str]
 
 
 def render_splat(splat: Splat, *, device: str = "cpu", stems: bool = False) -> np.ndarray:
-    """Audio of the stored events: (T,) float32, T = N unless the file has total_samples; or
-    (E, N) with `stems` (files of one window only). A file with total_samples is rendered a
-    window at a time (`long_render`), in memory bounded by the window besides the output.
-    Only the waves the events use are made (`synth.used_waves`)."""
+    """Audio of the stored events and bed, through the file's colour: (T,) float32, T = N
+    unless the file has total_samples; or (E, N) with `stems` (files of one window only;
+    each stem coloured, so that they and `render_noise_bed` sum to the render). A file with
+    total_samples is rendered a window at a time (`long_render`), in memory bounded by the
+    window besides the output. Only the waves the events use are made (`synth.used_waves`)."""
     cfg = splat.config
     torch_device = resolve_device(device)
     if stems and cfg.total_length > cfg.n_samples:
@@ -475,20 +484,36 @@ def render_splat(splat: Splat, *, device: str = "cpu", stems: bool = False) -> n
             assets = SynthAssets.build(cfg, splat.noise_seeds, splat.rooms, torch_device, wave_rows)
             controls = controls.map(lambda t: t.to(torch_device))
             audio = render_stems(controls, assets) if stems else render_clips(controls, assets)[0]
-    audio = audio.cpu().numpy().astype(np.float32)
-    bed = None if stems else render_noise_bed(splat, device=device)
-    if bed is not None:  # the bed spans the first window (a merge keeps the first file's)
-        audio[: len(bed)] += bed
-    return audio
+        bed = None if stems or splat.noise_bed is None else _bed_audio(splat, torch_device)
+        if bed is not None:  # the bed spans the first window (a merge keeps the first file's)
+            audio[..., : bed.shape[-1]] += bed.to(audio.device)
+        return _coloured(splat, audio).cpu().numpy().astype(np.float32)
 
 
 def render_noise_bed(splat: Splat, *, device: str = "cpu") -> np.ndarray | None:
-    """Audio of the file's noise bed, (N,) float32, or None for a file without one."""
+    """Audio of the file's noise bed through its colour, (N,) float32, or None for a file
+    without a bed."""
     if splat.noise_bed is None:
         return None
+    return _coloured(splat, _bed_audio(splat, resolve_device(device))).cpu().numpy().astype(np.float32)
+
+
+def _bed_audio(splat: Splat, device: torch.device) -> torch.Tensor:
+    """The bed as it sounds before the colour: (N,) float32 on `device`."""
     cfg = splat.config
     with torch.inference_mode(), render_threads():
-        return splat.noise_bed.render(cfg.n_samples, cfg.sample_rate, resolve_device(device)).cpu().numpy().astype(np.float32)
+        return splat.noise_bed.render(cfg.n_samples, cfg.sample_rate, device)
+
+
+def _coloured(splat: Splat, audio: torch.Tensor) -> torch.Tensor:
+    """`audio` (..., T) through the file's colour (`synth.colour`) over its first N samples,
+    as the bed spans them (a merge keeps the first file's); as it is without one."""
+    if splat.colour_db is None:
+        return audio
+    n = splat.config.n_samples
+    with torch.inference_mode(), render_threads():
+        first = apply_colour(audio[..., :n], splat.colour_db.to(audio.device), splat.config.sample_rate)
+        return torch.cat([first, audio[..., n:]], dim=-1)
 
 
 def quality_against(splat: Splat, source: Path, *, device: str = "cpu") -> dict[str, float]:

@@ -52,8 +52,9 @@ def edit(
     (the events the next edits act on; all at first), --keep SPEC (mute the others), --drop
     SPEC (mute them). Edits: --shift SECONDS, --stretch FACTOR (onset times), --gain DB,
     --transpose SEMITONES, --decay FACTOR (ring FACTOR times as long), --room NAME|INDEX,
-    --wet SHARE (0..1), --merge OTHER.splat [--at SECONDS] (add OTHER's events, moved
-    SECONDS later; all events are selected after it). Fields for conditions: onset_s, gain_db, energy_db, pitch_hz, decay_s,
+    --wet SHARE (0..1), --noise-gain DB|off (the noise bed), --colour DB|off (lift every band
+    of the colour over the whole render, or take it out), --merge OTHER.splat [--at SECONDS]
+    (add OTHER's events, moved SECONDS later; all events are selected after it). Fields for conditions: onset_s, gain_db, energy_db, pitch_hz, decay_s,
     noise_centre_hz, noise_width_hz, reverb_wet, resonance_mix.
 
     Example: audiosplat edit mozart.splat -o edited.splat --drop quietest:32 --select 5 --shift 0.25 --select all --transpose 12

@@ -112,6 +112,10 @@ def _print_summary(s: dict) -> None:
             f"noise bed: {bed['anchors']} anchors x {bed['bands']} bands, {bed['band_hz'][0]:.0f}-{bed['band_hz'][-1]:.0f} Hz; "
             + ("silent" if bed["level_db_max"] is None else f"loudest {bed['level_db_max']:.1f} dB; mean level by band, dB: {bands}")
         )
+    colour = s.get("colour")
+    if colour is not None:
+        lifts = " ".join(f"{level:+.1f}" for level in colour["levels_db"])
+        out.print(f"colour: {len(colour['levels_db'])} bands, {colour['band_hz'][0]:.0f}-{colour['band_hz'][-1]:.0f} Hz; lift by band, dB: {lifts}")
     if "against" in s:
         q = s["against"]
         out.print(

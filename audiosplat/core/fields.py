@@ -25,3 +25,5 @@ CONTROL_FIELDS: dict[str, tuple[str, str]] = {
 BED_PARAMETER = "noise_bed.levels_db"
 SILENT_DB = -240.0
 MAX_LEVEL_DB = 200.0
+# A clip's colour (`synth.colour`): the most a file's equaliser may lift or cut a band.
+COLOUR_LIMIT_DB = 24.0

@@ -18,15 +18,15 @@ import h5py
 import numpy as np
 from h5py import h5d, h5g, h5l, h5o, h5s
 
-from audiosplat.core.config import MAX_EVENTS, MAX_SAMPLES, MAX_TOTAL_SAMPLES, MODELS, PITCH_KINDS, WAVE_KINDS, ModelConfig
+from audiosplat.core.config import MAX_EVENTS, MAX_NOISE_BANDS, MAX_SAMPLES, MAX_TOTAL_SAMPLES, MODELS, PITCH_KINDS, WAVE_KINDS, ModelConfig
 from audiosplat.core.errors import SplatFormatError
-from audiosplat.core.fields import BED_PARAMETER, CONTROL_FIELDS, MAX_LEVEL_DB
+from audiosplat.core.fields import BED_PARAMETER, COLOUR_LIMIT_DB, CONTROL_FIELDS, MAX_LEVEL_DB
 from audiosplat.io.splat_attrs import FIT_ATTRIBUTES, FLAG, INTEGER, PROVENANCE_ATTRIBUTES, TEXT, attribute, read_attributes, text, typed
 from audiosplat.models.layouts import latent_width, parameter_shapes
 from audiosplat.synth.procedural_rooms import PROCEDURAL_BANK, impulses_sha256, procedural_impulses, procedural_names
 
 FORMAT_NAME = "audiosplat.splat"
-FORMAT_VERSION = "1.10.0"
+FORMAT_VERSION = "1.11.0"
 SUPPORTED_MAJOR = 1
 # Bounds on the config read from a file, so a hostile file cannot ask for huge allocations
 # (MAX_SAMPLES, MAX_EVENTS and MAX_TOTAL_SAMPLES are core.config's, which a fit also obeys).
@@ -102,6 +102,7 @@ class StoredSplat:
     noise_bed: StoredNoiseBed | None = None
     onsets_s: np.ndarray | None = None  # (K,) float64 s: where the source's notes start
     energies_db: np.ndarray | None = None  # (E,) float32 dB: each event's energy (files before 1.10.0 have none)
+    colour_db: np.ndarray | None = None  # (B,) float32 dB: the equaliser over the render (files before 1.11.0 have none)
 
     @property
     def n_events(self) -> int:
@@ -109,9 +110,10 @@ class StoredSplat:
 
     def stored_numbers(self) -> int:
         """Learned numbers needed to decode and render: the parameters plus the noise
-        seeds, and the noise bed's levels and seed."""
+        seeds, the noise bed's levels and seed, and the colour's levels."""
         bed = 0 if self.noise_bed is None else self.noise_bed.levels_db.size + 1
-        return sum(p.size for p in self.parameters.values()) + self.noise_seeds.size + bed
+        colour = 0 if self.colour_db is None else self.colour_db.size
+        return sum(p.size for p in self.parameters.values()) + self.noise_seeds.size + bed + colour
 
 
 @dataclass
@@ -210,7 +212,23 @@ def _read(f: h5py.File, path: Path, optimizer: bool) -> StoredSplat:
         labels=_read_labels(f, fail),
         noise_bed=_read_noise_bed(f, config, fail),
         energies_db=_read_energies(ev, e, fail),
+        colour_db=_read_colour(f, fail),
     )
+
+
+def _read_colour(f: h5py.File, fail) -> np.ndarray | None:
+    """The optional /colour/levels_db: (B,) finite dB within COLOUR_LIMIT_DB, 1 to 128 bands."""
+    g = _member(f, "colour")
+    if g is None:
+        return None
+    if not isinstance(g, h5py.Group):
+        raise fail("/colour is not a group")
+    levels = _array(g, "levels_db", None, np.floating, fail).astype(np.float32)
+    if levels.ndim != 1 or not 1 <= levels.shape[0] <= MAX_NOISE_BANDS:
+        raise fail(f"/colour/levels_db must hold 1 to {MAX_NOISE_BANDS} levels in one dimension")
+    if np.any(np.abs(levels) > COLOUR_LIMIT_DB):
+        raise fail(f"/colour/levels_db has levels beyond ±{COLOUR_LIMIT_DB:g} dB")
+    return levels
 
 
 def _read_energies(ev: h5py.Group, e: int, fail) -> np.ndarray | None:

@@ -55,6 +55,7 @@ class Splat:
     labels: dict[str, np.ndarray] | None = None  # LABEL_FIELDS -> (rows,) arrays
     noise_bed: NoiseBed | None = None  # the unpitched part, when the config has one
     onsets_s: np.ndarray | None = None  # (K,) float64 s: where the source's notes start (`fit`)
+    colour_db: torch.Tensor | None = None  # (B,) dB: the equaliser over the render (`synth.colour`)
 
     @property
     def n_events(self) -> int:
@@ -86,13 +87,12 @@ class Splat:
             labels=self.labels,
             onsets_s=self.onsets_s,
             noise_bed=None if self.noise_bed is None else StoredNoiseBed(self.noise_bed.levels_db.detach().cpu().numpy(), self.noise_bed.seed),
+            colour_db=None if self.colour_db is None else _f32(self.colour_db),
         )
 
     def stored_numbers(self) -> int:
-        """Learned numbers needed to decode and render: the parameters plus the noise
-        seeds, and the noise bed's levels and seed."""
-        bed = 0 if self.noise_bed is None else self.noise_bed.levels_db.numel() + 1
-        return sum(p.numel() for p in self.parameters.values()) + self.noise_seeds.numel() + bed
+        """Learned numbers needed to decode and render (`StoredSplat.stored_numbers`)."""
+        return self.to_stored().stored_numbers()
 
 
 # ---------------------------------------------------------------- writing
@@ -145,6 +145,10 @@ def _write(f: h5py.File, s: Splat) -> None:
         _dataset(bed, "levels_db", _f32(s.noise_bed.levels_db), "dB", "level of the noise bed at each anchor (row) in each band (column), re white noise of RMS 1")
         _dataset(bed, "anchor_s", anchor_samples(cfg.noise_anchors, cfg.n_samples) / cfg.sample_rate, "s", "time of each anchor")
         _dataset(bed, "band_hz", band_centres_hz(cfg.noise_bands, cfg.sample_rate), "Hz", "centre of each band")
+    if s.colour_db is not None:
+        colour = f.create_group("colour")
+        _dataset(colour, "levels_db", _f32(s.colour_db), "dB", "lift of the whole render at each band centre, linear in dB between them")
+        _dataset(colour, "band_hz", band_centres_hz(len(s.colour_db), cfg.sample_rate), "Hz", "centre of each band")
 
     params = f.create_group("parameters")
     for name, tensor in s.parameters.items():
@@ -244,4 +248,5 @@ def splat_from_stored(stored: StoredSplat) -> Splat:
         labels=stored.labels,
         onsets_s=stored.onsets_s,
         noise_bed=None if stored.noise_bed is None else NoiseBed(torch.from_numpy(stored.noise_bed.levels_db), stored.noise_bed.seed),
+        colour_db=None if stored.colour_db is None else torch.from_numpy(stored.colour_db),
     )

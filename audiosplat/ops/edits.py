@@ -16,6 +16,7 @@ import torch
 
 from audiosplat.core.config import HIGHEST_MIDI, LOWEST_MIDI
 from audiosplat.core.errors import AudiosplatError
+from audiosplat.core.fields import COLOUR_LIMIT_DB
 from audiosplat.dsp.onset import samples_to_bits
 from audiosplat.io.splatfile import Splat
 from audiosplat.ops.merge import merge
@@ -139,6 +140,16 @@ def change_noise_gain(splat: Splat, mask: torch.Tensor, db: float | None) -> Spl
     return dataclasses.replace(splat, noise_bed=splat.noise_bed.muted() if db is None else splat.noise_bed.louder(db))
 
 
+def change_colour(splat: Splat, mask: torch.Tensor, db: float | None) -> Splat:
+    """Lift every band of the file's colour (`synth.colour`) by `db` dB, within the
+    ±COLOUR_LIMIT_DB a file holds; None ("off") takes the colour out, so the events and bed
+    sound as they were fitted. Like the bed, the colour is not an event."""
+    if splat.colour_db is None:
+        raise AudiosplatError("--colour: this file has no colour (fitted before format 1.11.0, without a noise bed, or a long fit)")
+    colour = None if db is None else (splat.colour_db + db).clamp(-COLOUR_LIMIT_DB, COLOUR_LIMIT_DB)
+    return dataclasses.replace(splat, colour_db=colour)
+
+
 def _number(name: str, value: str, bounds: tuple[float, float]) -> float:
     """`value` as a number from bounds[0] to bounds[1]."""
     try:
@@ -156,9 +167,9 @@ def _bounded(name: str, low: float, high: float) -> Callable[[str], float]:
     return lambda value: _number(name, value, (low, high))
 
 
-def _noise_gain(value: str) -> float | None:
-    """`--noise-gain DB|off`: the dB, or None for off."""
-    return None if value == "off" else _number("noise-gain", value, (-200.0, 200.0))
+def _db_or_off(name: str, low: float, high: float) -> Callable[[str], float | None]:
+    """A parser of `--NAME DB|off`: the dB within [low, high], or None for off."""
+    return lambda value: None if value == "off" else _number(name, value, (low, high))
 
 
 # name -> (function, parser of its value). The bounds keep every edit's arithmetic finite:
@@ -171,7 +182,8 @@ OPERATIONS: dict[str, tuple[Callable, Callable[[str], object]]] = {
     "decay": (scale_decay, _bounded("decay", 1e-3, 1e3)),
     "room": (set_room, str),
     "wet": (set_wet, _bounded("wet", 0.0, 1.0)),
-    "noise-gain": (change_noise_gain, _noise_gain),
+    "noise-gain": (change_noise_gain, _db_or_off("noise-gain", -200.0, 200.0)),
+    "colour": (change_colour, _db_or_off("colour", -2 * COLOUR_LIMIT_DB, 2 * COLOUR_LIMIT_DB)),
 }
 SELECTIONS = ("select", "keep", "drop")
 at_seconds = _bounded("at", 0.0, 1e5)

@@ -123,6 +123,7 @@ def summarise(stored: StoredSplat, path: Path | None = None) -> dict:
         "source": stored.provenance.get("source_name"),
         "source_sha256": stored.provenance.get("source_sha256"),
         "noise_bed": noise_bed_summary(stored),
+        "colour": colour_summary(stored),
         "event_table": event_rows(stored),
     }
 
@@ -164,6 +165,16 @@ def noise_bed_summary(stored: StoredSplat) -> dict | None:
         "level_db_max": float(levels[audible].max()) if audible.any() else None,
         "band_level_db": [float(20.0 * np.log10(np.mean(10.0 ** (column[column > SILENT_DB] / 20.0)))) if (column > SILENT_DB).any() else None for column in levels.T],
         "levels_db": np.where(audible, levels, np.nan).tolist(),
+    }
+
+
+def colour_summary(stored: StoredSplat) -> dict | None:
+    """The colour's band centres (Hz) and lifts (dB), or None for a file without one."""
+    if stored.colour_db is None:
+        return None
+    return {
+        "band_hz": band_centres_hz(len(stored.colour_db), stored.config.sample_rate).tolist(),
+        "levels_db": stored.colour_db.astype(np.float64).tolist(),
     }
 
 

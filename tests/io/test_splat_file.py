@@ -16,6 +16,7 @@ from audiosplat.core.fields import BED_PARAMETER
 from audiosplat.io.splat_format import read_stored
 from audiosplat.io.splatfile import FORMAT_VERSION, read_splat, write_splat
 from audiosplat.models.registry import build_model
+from audiosplat.synth.colour import COLOUR_MAX_DB, apply_colour
 from audiosplat.synth.levels import event_energies_db
 from audiosplat.synth.rooms import user_bank
 from tests.shared import GOLDEN, GOLDEN_DIRECT, GOLDEN_EXACT
@@ -346,9 +347,13 @@ def test_the_noise_bed_round_trips(fitted_splat, tmp_path):
         (lambda f: f["config"].attrs.__setitem__("noise_anchors", 8), "shape"),
         (lambda f: f["config"].attrs.__setitem__("noise_anchors", 0), "noise"),
         (lambda f: f.__delitem__("noise_bed"), "noise bed"),
+        (lambda f: f["colour/levels_db"].__setitem__(0, np.nan), "levels_db"),
+        (lambda f: f["colour/levels_db"].__setitem__(0, 30.0), "beyond"),
+        (lambda f: (f.__delitem__("colour/levels_db"), f["colour"].create_dataset("levels_db", data=np.zeros((2, 8), np.float32))), "one dimension"),
+        (lambda f: (f.__delitem__("colour"), f.create_dataset("colour", data=np.zeros(16, np.float32))), "not a group"),
     ],
 )
-def test_a_damaged_noise_bed_is_refused_in_one_sentence(fitted_splat, tmp_path, damage, fragment):
+def test_a_damaged_noise_bed_or_colour_is_refused_in_one_sentence(fitted_splat, tmp_path, damage, fragment):
     path = tmp_path / "bed.splat"
     shutil.copy(fitted_splat, path)
     with h5py.File(path, "a") as f:
@@ -381,3 +386,20 @@ def test_each_events_energy_is_written_from_its_controls_and_validated(fitted_sp
     with h5py.File(silent, "r+") as f:
         f["events/energy_db"][0] = -np.inf  # a silent event
     assert read_stored(silent, optimizer=False).energies_db[0] == -np.inf
+
+
+def test_the_colour_is_fitted_stored_and_heard(fitted_splat, tmp_path):
+    """A fit with a bed stores its colour (formats §9.3): within its limits, read back equal,
+    and the render is the events and bed through it. Files before 1.11.0 have none."""
+    assert read_stored(GOLDEN, optimizer=False).colour_db is None
+    s = read_splat(fitted_splat)
+    assert s.colour_db is not None and s.colour_db.shape == (16,) and float(s.colour_db.abs().max()) <= COLOUR_MAX_DB
+    assert s.stored_numbers() == read_stored(fitted_splat, optimizer=False).stored_numbers()
+    path = tmp_path / "copy.splat"
+    write_splat(path, s)
+    again = read_splat(path)
+    assert torch.equal(again.colour_db, s.colour_db)
+    plain = render_splat(dataclasses.replace(s, colour_db=None))
+    coloured = apply_colour(torch.from_numpy(plain), s.colour_db, s.config.sample_rate).numpy()
+    np.testing.assert_allclose(render_splat(again), coloured, atol=1e-6 * np.abs(coloured).max())
+

@@ -183,6 +183,20 @@ def test_noise_gain_scales_the_bed_alone_and_off_silences_it(fitted_splat):
         apply_edits(splat, [("noise-gain", "loud")])
 
 
+def test_colour_lifts_every_band_and_off_takes_it_out(fitted_splat):
+    splat = read_splat(fitted_splat)
+    lifted = apply_edits(splat, [("colour", "3")])
+    torch.testing.assert_close(lifted.colour_db, splat.colour_db + 3.0)
+    assert torch.equal(lifted.controls.gain, splat.controls.gain) and torch.equal(lifted.noise_bed.levels_db, splat.noise_bed.levels_db)
+    plain = apply_edits(splat, [("colour", "off")])
+    assert plain.colour_db is None
+    np.testing.assert_array_equal(render_splat(plain), render_splat(dataclasses.replace(splat, colour_db=None)))
+    with pytest.raises(Exception, match="no colour"):
+        apply_edits(plain, [("colour", "2")])
+    with pytest.raises(EditError, match="colour"):
+        apply_edits(splat, [("colour", "99")])
+
+
 @pytest.mark.parametrize("db", ["-10", "-120", "-0.5", "-20"])
 def test_a_negative_amount_reaches_the_edit_whole(fitted_splat, tmp_path, db):
     """Among the options edit does not know, -10 could read as the short flags -1 -0; edit
