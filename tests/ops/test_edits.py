@@ -160,6 +160,7 @@ def test_edited_file_records_its_parent_and_refuses_perturb(fitted_splat, tmp_pa
         (["--drop", "loudness<3"], "unknown field"),
         (["--drop", "gain_db<<3"], "cannot read"),
         (["--gain", "loud"], "needs a number"),
+        (["--colour", "99"], "between"),
         (["--frobnicate", "1"], "unknown edit"),
         (["--gain"], "pairs"),
         ([], "no edits"),
@@ -183,7 +184,10 @@ def test_noise_gain_scales_the_bed_alone_and_off_silences_it(fitted_splat):
         apply_edits(splat, [("noise-gain", "loud")])
 
 
-def test_colour_lifts_every_band_and_off_takes_it_out(fitted_splat):
+def test_colour_lifts_every_band_and_off_takes_it_out(fitted_splat, tmp_path):
+    out = tmp_path / "plain.splat"
+    assert run_cli("edit", fitted_splat, "-o", out, "--colour", "off").exit_code == 0
+    assert read_splat(out).colour_db is None and read_splat(fitted_splat).colour_db is not None
     splat = read_splat(fitted_splat)
     lifted = apply_edits(splat, [("colour", "3")])
     torch.testing.assert_close(lifted.colour_db, splat.colour_db + 3.0)
