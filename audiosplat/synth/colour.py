@@ -15,7 +15,7 @@ import torch
 
 from audiosplat.synth.noise_bed import BED_FFT, BED_HOP, bed_levels_of, level_grid_db, noise_spectrum
 
-COLOUR_BANDS = 16
+COLOUR_BANDS = 32  # 16 scored 0.03-0.07 less ViSQOL on four clips of eight; 48 lost the glass (docs/benchmarks.md)
 COLOUR_MAX_DB = 6.0  # a fit's colour lifts or cuts a band by at most this
 # a band this far under the clip's loudest is left alone: it holds little but round-off,
 # which a lift would make audible

@@ -16,7 +16,7 @@ from audiosplat.core.fields import BED_PARAMETER
 from audiosplat.io.splat_format import read_stored
 from audiosplat.io.splatfile import FORMAT_VERSION, read_splat, write_splat
 from audiosplat.models.registry import build_model
-from audiosplat.synth.colour import COLOUR_MAX_DB, apply_colour
+from audiosplat.synth.colour import COLOUR_BANDS, COLOUR_MAX_DB, apply_colour
 from audiosplat.synth.levels import event_energies_db
 from audiosplat.synth.rooms import user_bank
 from tests.shared import GOLDEN, GOLDEN_DIRECT, GOLDEN_EXACT
@@ -393,7 +393,7 @@ def test_the_colour_is_fitted_stored_and_heard(fitted_splat, tmp_path):
     and the render is the events and bed through it. Files before 1.11.0 have none."""
     assert read_stored(GOLDEN, optimizer=False).colour_db is None
     s = read_splat(fitted_splat)
-    assert s.colour_db is not None and s.colour_db.shape == (16,) and float(s.colour_db.abs().max()) <= COLOUR_MAX_DB
+    assert s.colour_db is not None and s.colour_db.shape == (COLOUR_BANDS,) and float(s.colour_db.abs().max()) <= COLOUR_MAX_DB
     assert s.stored_numbers() == read_stored(fitted_splat, optimizer=False).stored_numbers()
     path = tmp_path / "copy.splat"
     write_splat(path, s)

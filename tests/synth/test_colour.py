@@ -50,7 +50,7 @@ def test_the_colour_between_a_render_and_its_coloured_self_is_that_colour():
     levels = torch.linspace(-5.0, 5.0, B)
     levels[7] = 9.0  # past COLOUR_MAX_DB: found as the limit
     target = apply_colour(render, levels, SR)
-    found = colour_levels_db(target, render, SR)
+    found = colour_levels_db(target, render, SR, B)
     expected = levels.clamp(-COLOUR_MAX_DB, COLOUR_MAX_DB)
     inner = [b for b in range(1, B - 1) if b not in (6, 7, 8)]  # pooling over a band's bins blurs the spike into its neighbours
     torch.testing.assert_close(found[inner], expected[inner], atol=0.6, rtol=0.0)
@@ -64,7 +64,7 @@ def test_a_band_the_clip_hardly_holds_is_left_alone():
     spectrum = torch.fft.rfft(render)
     spectrum[torch.fft.rfftfreq(N, 1.0 / SR) > 5000] *= 10 ** (-80 / 20)
     target = torch.fft.irfft(spectrum, n=N)
-    found = colour_levels_db(target, 2 * render, SR)  # 6 dB too loud where the clip sounds
+    found = colour_levels_db(target, 2 * render, SR, B)  # 6 dB too loud where the clip sounds
     quiet = torch.from_numpy(band_centres_hz(B, SR) > 6500)
     assert COLOUR_QUIET_DB < 80.0
     assert torch.all(found[quiet] == 0.0)
