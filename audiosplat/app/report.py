@@ -191,6 +191,7 @@ def summary_rows(s: dict) -> list[tuple[str, str]]:
         ("file size", f"{s['bytes']} bytes"), ("rooms", str(s["rooms"])),
         ("edited", "no" if s["latents_match_controls"] else "yes: its controls no longer match its latents"),
         ("noise bed", noise_bed_text(s["noise_bed"])),
+        ("colour", colour_text(s["colour"])),
     ]
 
 
@@ -200,6 +201,14 @@ def noise_bed_text(bed: dict | None) -> str:
         return "none"
     level = "silent" if bed["level_db_max"] is None else f"loudest {bed['level_db_max']:.1f} dB"
     return f"{bed['anchors']} anchors x {bed['bands']} bands ({bed['band_hz'][0]:.0f}-{bed['band_hz'][-1]:.0f} Hz), {level}"
+
+
+def colour_text(colour: dict | None) -> str:
+    """The colour in a line: its bands and how far it lifts and cuts (formats §9.3)."""
+    if colour is None:
+        return "none"
+    levels = colour["levels_db"]
+    return f"{len(levels)} bands ({colour['band_hz'][0]:.0f}-{colour['band_hz'][-1]:.0f} Hz), {min(levels):+.1f} to {max(levels):+.1f} dB by band"
 
 
 QUALITY_NAMES = {

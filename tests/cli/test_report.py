@@ -68,6 +68,8 @@ def test_a_batch_writes_a_page_each_and_an_index(fitted_splat, fitted_seed_splat
     assert result.stdout.split() == [str(p) for p in pages]
     index = pages[-1].read_text()
     assert "href='direct.html'" in index and "href='sub/seed.html'" in index
+    assert "32 bands (40-11025 Hz)" in pages[0].read_text()  # the direct fit's colour; the seed model's has none
+    assert "32 bands (40-11025 Hz)" not in pages[1].read_text()
 
 
 def test_report_errors_are_one_line(fitted_splat, tmp_path):
