@@ -507,13 +507,13 @@ def _bed_audio(splat: Splat, device: torch.device) -> torch.Tensor:
 
 def _coloured(splat: Splat, audio: torch.Tensor) -> torch.Tensor:
     """`audio` (..., T) through the file's colour (`synth.colour`) over its first N samples,
-    as the bed spans them (a merge keeps the first file's); as it is without one."""
+    as the bed spans them (formats §13.8; merges and long fits write none); as it is without one."""
     if splat.colour_db is None:
         return audio
     n = splat.config.n_samples
     with torch.inference_mode(), render_threads():
         first = apply_colour(audio[..., :n], splat.colour_db.to(audio.device), splat.config.sample_rate)
-        return torch.cat([first, audio[..., n:]], dim=-1)
+        return first if audio.shape[-1] == n else torch.cat([first, audio[..., n:]], dim=-1)
 
 
 def quality_against(splat: Splat, source: Path, *, device: str = "cpu") -> dict[str, float]:

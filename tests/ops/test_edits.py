@@ -11,6 +11,7 @@ import torch
 
 from audiosplat.app.api import fit_audio_file, render_splat
 from audiosplat.core.config import ModelConfig
+from audiosplat.core.errors import AudiosplatError
 from audiosplat.dsp.onset import samples_to_bits
 from audiosplat.fitting.fit import FitConfig
 from audiosplat.io.splatfile import read_splat
@@ -195,7 +196,7 @@ def test_colour_lifts_every_band_and_off_takes_it_out(fitted_splat, tmp_path):
     plain = apply_edits(splat, [("colour", "off")])
     assert plain.colour_db is None
     np.testing.assert_array_equal(render_splat(plain), render_splat(dataclasses.replace(splat, colour_db=None)))
-    with pytest.raises(Exception, match="no colour"):
+    with pytest.raises(AudiosplatError, match="no colour"):
         apply_edits(plain, [("colour", "2")])
     with pytest.raises(EditError, match="colour"):
         apply_edits(splat, [("colour", "99")])
