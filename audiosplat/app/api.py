@@ -351,6 +351,7 @@ def _splat_from_fit(
             "skipped_steps": result.skipped_steps,
             "seconds": result.seconds,
             "converged": result.converged,
+            **({"coarse_steps": result.coarse_steps} if fit_config.coarse_for(config) is not None else {}),
         },
         loss_history=result.loss_history,
         onsets_s=np.asarray(note_onsets_s(torch.from_numpy(clip.samples), config)),
@@ -365,11 +366,12 @@ def _splat_from_fit(
 def _fit_attributes(fit_config: FitConfig, config: ModelConfig, device: torch.device) -> dict:
     """The /fit attributes that say how a fit was set up."""
     return {
-        **{k: v for k, v in fit_config.to_dict().items() if k not in ("seconds", "converge")},
+        **{k: v for k, v in fit_config.to_dict().items() if k not in ("seconds", "converge", "coarse_samples", "fine_steps")},
         "lr": fit_config.learning_rate(config.model),
         "loss": fit_config.loss_for(config.model),
         **({} if fit_config.seconds is None else {"seconds_budget": fit_config.seconds}),
         **({} if fit_config.converge is None else {"converge": fit_config.converge, "converge_every": CONVERGE_EVERY, "converge_from": CONVERGE_FROM}),
+        **({} if fit_config.coarse_for(config) is None else {"coarse_samples": fit_config.coarse_samples, "fine_steps": fit_config.fine_steps}),
         "device": str(device),
     }
 

@@ -22,7 +22,7 @@ from audiosplat.io.audio import load_clip
 from audiosplat.io.splat_format import read_stored
 from audiosplat.io.splatfile import Splat, splat_from_stored
 from audiosplat.ops.perturb import perturb
-from audiosplat.ops.summary import convergence_text, summarise
+from audiosplat.ops.summary import fit_text, summarise
 
 PERTURB_AMOUNT, PERTURB_SEED = 0.5, 0  # the page's variation: perturb's defaults
 WAVE_COLOURS = {"saw": "#ff7a5c", "square": "#45c4f5", "triangle": "#ffd23f", "sine": "#8be07a"}
@@ -186,7 +186,7 @@ def summary_rows(s: dict) -> list[tuple[str, str]]:
     return [
         ("file", s["file"]), ("format", f".splat {s['format_version']}"), ("model", f"{s['model']}, {s['pitches']} pitches"),
         ("events", str(s["events"])), ("duration", f"{s['duration_s']:.3f} s at {s['sample_rate']} Hz"),
-        ("fit", f"{s['steps']} steps ({convergence_text(s['convergence'])}{s['loss']} loss, seed {s['seed']})"), ("final loss", _number(s["final_loss"])),
+        ("fit", fit_text(s)), ("final loss", _number(s["final_loss"])),
         ("relative spectral L1", _number(s["relative_spectral_l1"])), ("stored numbers", str(s["stored_numbers"])),
         ("file size", f"{s['bytes']} bytes"), ("rooms", str(s["rooms"])),
         ("edited", "no" if s["latents_match_controls"] else "yes: its controls no longer match its latents"),

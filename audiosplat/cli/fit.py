@@ -58,6 +58,7 @@ def fit(
     whole: Annotated[bool, typer.Option("--whole", help="Fit from --offset to the end of the file, window by window, into one .splat.")] = False,
     samples: Annotated[int, typer.Option(help="Clip length in samples at 22050 Hz, a power of two.")] = 2**16,
     event_samples: Annotated[Optional[int], typer.Option(help="Opt-in approximation: synthesise each event over this many samples (a power of two < --samples) instead of the whole clip; faster by about samples/event-samples, cuts event tails.")] = None,
+    coarse: Annotated[Optional[str], typer.Option(metavar="SAMPLES|off", help="Coarse steps first: each event synthesised over this many samples (a power of two < --samples) until the fit converges, or until 50 steps are left of --steps; then 50 exact steps fit the events' tails. Default: 16384 for the direct model's fit without --steps or --seconds, off otherwise.", show_default=False)] = None,
     waves: Annotated[Optional[WaveKind], typer.Option(help="Wavetable: band-limited (no aliases; the direct model's default) or naive (method.md's; the seed model's default).", show_default=False)] = None,
     pitches: Annotated[Optional[PitchKind], typer.Option(help="exact: each direct event sounds its own pitch; grid: a mix of the wavetable's 128 pitches (the seed model's, and better for a gliding voice); auto: the direct model's default, grid for clips whose main pitch glides (speech, song), exact for the others.", show_default=False)] = None,
     loss: Annotated[Optional[LossName], typer.Option(help="multiband (method.md's; the seed model's default), multiband-balanced (each band's features weighted towards equal say; the direct model's default), multiband-log (plus the log-magnitude distance of the same features) or noise (the original's stochastic loss).", show_default=False)] = None,
@@ -91,13 +92,14 @@ def fit(
     from audiosplat.app.fit_group import FitSettings
     from audiosplat.app.fit_runner import run_fits
     from audiosplat.app.musicnet import musicnet_inputs
-    from audiosplat.fitting.fit import DEFAULT_CONVERGE, DEFAULT_STEPS, FitConfig
+    from audiosplat.fitting.fit import DEFAULT_COARSE_SAMPLES, DEFAULT_CONVERGE, DEFAULT_STEPS, FitConfig
     from audiosplat.io.splatfile import read_splat
 
     err = stderr()
     with user_errors(verbose):
         usage_check(ray is None or (jobs == 1 and resume is None), "--ray runs each input as a task: drop --jobs and --resume")
         usage_check(resume is None or jobs == 1, "--resume continues one fit in this process: drop --jobs")
+        usage_check(resume is None or coarse is None, "--resume continues a fit with exact steps: drop --coarse")
         # no budget given: the fit stops when more steps stop paying (`fitting.fit.converged`)
         converge = DEFAULT_CONVERGE if steps is None and seconds is None else None
         steps = steps if steps is not None else (UNBOUNDED_STEPS if seconds is not None else DEFAULT_STEPS)
@@ -106,7 +108,8 @@ def fit(
                 n_samples=samples, n_events=events, event_samples=event_samples, model=model.value, waves=waves and waves.value,
                 pitches=pitches.value if pitches else MODEL_KINDS[model.value].fit_pitches(waves and waves.value), **noise_bed_size(noise_bed),
             )
-            fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss and loss.value, seconds=seconds, converge=converge)
+            coarse_samples = coarse_buffer(coarse, config, default=DEFAULT_COARSE_SAMPLES if converge else None)
+            fit_config = FitConfig(steps=steps, lr=lr, seed=seed, loss=loss and loss.value, seconds=seconds, converge=converge, coarse_samples=coarse_samples)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if musicnet is not None:
@@ -166,3 +169,19 @@ def noise_bed_size(spec: str | None) -> dict[str, int]:
 
 def describe_fit(r: ItemReport) -> str:
     return f"{r.output}: final loss {r.final_loss:.6g}, relative spectral L1 {r.relative_l1:.4f} ({r.steps} steps, {r.seconds:.1f} s)"
+
+
+def coarse_buffer(spec: str | None, config: ModelConfig, default: int | None) -> int | None:
+    """--coarse as samples, or None for off; `default` when not given. ValueError for a
+    value that is not a valid event buffer of `config`."""
+    if spec is None or spec == "off":
+        return default if spec is None else None
+    try:
+        samples = int(spec)
+    except ValueError:
+        raise ValueError(f"--coarse: give a number of samples or off, got '{spec}'") from None
+    try:
+        dataclasses.replace(config, event_samples=samples)
+    except ValueError as exc:
+        raise ValueError(f"--coarse: {exc}") from None
+    return samples

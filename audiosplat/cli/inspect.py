@@ -14,7 +14,7 @@ from rich.console import Console
 from audiosplat.app.inputs import SPLAT_SUFFIXES, check_writes
 from audiosplat.cli.common import GlobOpt, InputsArg, NullOpt, QuietOpt, VerboseOpt, choices, named_inputs, stderr, usage_check, user_errors
 from audiosplat.ops.notes import with_notes
-from audiosplat.ops.summary import SORT_KEYS, convergence_text, sorted_rows, summarise
+from audiosplat.ops.summary import SORT_KEYS, fit_text, sorted_rows, summarise
 
 SortKey = choices("SortKey", SORT_KEYS)
 
@@ -96,7 +96,7 @@ def _print_summary(s: dict) -> None:
     windows = f" ({s['windows']} windows of {s['n_samples']} samples)" if s["windows"] > 1 else ""
     out.print(
         f"{s['events']} events, {s['duration_s']:.3f} s{windows} at {s['sample_rate']} Hz; "
-        f"{s['steps']} steps ({convergence_text(s['convergence'])}{s['loss']} loss, seed {s['seed']}); final loss {_fmt(s['final_loss'])}; "
+        f"{fit_text(s)}; final loss {_fmt(s['final_loss'])}; "
         f"relative spectral L1 {_fmt(s['relative_spectral_l1'])}"
     )
     out.print(

@@ -44,6 +44,11 @@ DEFAULT_CONVERGE = 0.02
 # 2% of its loss (docs/benchmarks.md, "When a fit stops").
 KEEP_LOSS_RISE = 0.001
 DEFAULT_STEPS = 3000
+# `fit`'s default takes coarse steps until converged, each event synthesised over its first
+# DEFAULT_COARSE_SAMPLES samples (a step 2.6 times cheaper at N = 2^16), then FINE_STEPS exact
+# steps that fit the events' tails (docs/benchmarks.md, "Coarse steps, then exact ones").
+DEFAULT_COARSE_SAMPLES = 16384
+FINE_STEPS = 50
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,10 @@ class FitConfig:
     budget, set-up included) runs out first, or if `converge` is set and the fit has
     converged (`converged`); gradient norm clipped at `grad_clip`.
     `lr` and `loss` None mean the model's default (`learning_rate`, `loss_for`: the model
-    class's `default_lr`, `default_loss`)."""
+    class's `default_lr`, `default_loss`).
+    `coarse_samples`: a direct fit of exact event buffers first takes coarse steps, each
+    event synthesised over this many samples (`ModelConfig.event_samples`), until it
+    converges or `fine_steps` steps are left of `steps`; then `fine_steps` exact steps."""
 
     steps: int = 3000
     lr: float | None = None
@@ -63,6 +71,8 @@ class FitConfig:
     grad_clip: float = 1.0
     seconds: float | None = None
     converge: float | None = None
+    coarse_samples: int | None = None
+    fine_steps: int = FINE_STEPS
 
     def __post_init__(self) -> None:
         if self.seconds is not None and not (self.seconds > 0 and math.isfinite(self.seconds)):
@@ -73,6 +83,10 @@ class FitConfig:
             raise ValueError(f"learning rate must be above 0 and at most {MAX_LR:g}, got {self.lr}")
         if self.converge is not None and not 0 < self.converge < 1:
             raise ValueError(f"converge is a relative loss improvement between 0 and 1, got {self.converge}")
+        if self.coarse_samples is not None and self.seconds is not None:
+            raise ValueError("a coarse phase needs a step budget: it cannot end by a time budget")
+        if self.fine_steps < 1:
+            raise ValueError(f"fine steps must be >= 1, got {self.fine_steps}")
         if self.loss is not None and self.loss not in LOSS_NAMES:
             raise ValueError(f"unknown loss '{self.loss}' (choose {' or '.join(LOSS_NAMES)})")
 
@@ -83,6 +97,12 @@ class FitConfig:
     def loss_for(self, model: str) -> str:
         """The loss a fit of the model named `model` uses."""
         return model_class(model).default_loss if self.loss is None else self.loss
+
+    def coarse_for(self, config: ModelConfig) -> int | None:
+        """The coarse phase's event buffer for a fit of `config`, or None without one: only
+        fits of whole-clip buffers longer than it, of a model that takes coarse steps."""
+        exact = model_class(config.model).coarse_steps and config.event_samples is None
+        return self.coarse_samples if exact and self.coarse_samples is not None and self.coarse_samples < config.n_samples else None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,6 +128,7 @@ class FitResult:
     partial: bool = False  # stopped before all its steps (see fit_batch's should_stop)
     converged: bool = False  # ended by its convergence rule (`FitConfig.converge`)
     noise_bed: NoiseBed | None = None  # the clip's bed, when the config has one
+    coarse_steps: int = 0  # the steps taken with coarse event buffers (`FitConfig.coarse_samples`)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -209,6 +230,10 @@ class Fitter:
         if targets.dim() != 2 or targets.shape[1] != config.n_samples:
             raise ValueError(f"targets must have shape (C, {config.n_samples}), got {tuple(targets.shape)}")
         config = batch_pitches(config, targets)
+        self.exact_event_samples = config.event_samples  # what `refine` sets once the coarse phase ends
+        coarse = fit_config.coarse_for(config)
+        if coarse is not None:
+            config = dataclasses.replace(config, event_samples=coarse)
         self.config, self.fit_config, self.rooms, self.renderer = config, fit_config, rooms, renderer
         self.n_clips = targets.shape[0]
         if start is not None and len(start) != self.n_clips:
@@ -240,6 +265,21 @@ class Fitter:
         self.steps_taken = [int(s.optimizer_state["step"]) if s.optimizer_state else 0 for s in start] if start else [0] * self.n_clips
         self.relocated_at = [-1] * self.n_clips  # so a skipped step does not relocate twice
         self.pruned = False  # whether `keep_live_events` left clips of different event counts
+
+    @property
+    def coarse(self) -> bool:
+        """Whether the steps are coarse: events synthesised over fewer samples than exact."""
+        return self.config.event_samples != self.exact_event_samples
+
+    def refine(self) -> None:
+        """End the coarse phase, if there is one: from here on every event is synthesised
+        over its exact buffer. The parameters and Adam's state carry over as they are."""
+        if not self.coarse:
+            return
+        self.config = dataclasses.replace(self.config, event_samples=self.exact_event_samples)
+        for model in self.models:
+            model.config = dataclasses.replace(model.config, event_samples=self.exact_event_samples)
+        self.assets = SynthAssets.build(self.config, torch.cat(self.noise_seeds), self.rooms, self.targets.device)
 
     def _optimiser(self, c: int) -> torch.optim.Adam:
         """A fresh Adam over clip c's parameters, each group at its own rate."""
@@ -398,9 +438,9 @@ BatchStepCallback = Callable[[int, list[float]], None]
 
 
 def default_fit(seed: int = 0) -> FitConfig:
-    """What `fit` does without --steps or --seconds: until converged (`DEFAULT_CONVERGE`),
-    at most DEFAULT_STEPS steps."""
-    return FitConfig(steps=DEFAULT_STEPS, seed=seed, converge=DEFAULT_CONVERGE)
+    """What `fit` does without --steps or --seconds: coarse steps until converged
+    (`DEFAULT_CONVERGE`), then exact ones (`DEFAULT_COARSE_SAMPLES`), at most DEFAULT_STEPS."""
+    return FitConfig(steps=DEFAULT_STEPS, seed=seed, converge=DEFAULT_CONVERGE, coarse_samples=DEFAULT_COARSE_SAMPLES)
 
 
 def converged(history: np.ndarray, steps_taken: int, converge: float) -> bool:
@@ -442,23 +482,30 @@ def fit_batch(
     rows: list[list[float]] = []  # per step, per clip; grown as it goes (--seconds has no step count)
     skipped = np.zeros(fitter.n_clips, dtype=np.int64)
     interrupted = stopped_converged = False
-    for step in range(fit_config.steps):
+    coarse_steps, ends_at = 0, fit_config.steps  # a converged coarse phase moves the end to after its fine steps
+    step = 0
+    while step < ends_at:
         if should_stop is not None and should_stop():
             interrupted = True
             break
         if fit_config.seconds is not None and time.perf_counter() - began > fit_config.seconds:
             break
+        if step >= ends_at - fit_config.fine_steps:
+            fitter.refine()
+        coarse_steps += fitter.coarse
         losses, applied = fitter.step()
         rows.append([loss if ok else math.nan for loss, ok in zip(losses, applied)])
         skipped += np.logical_not(applied)
         if on_step is not None:
             on_step(step, losses)
+        step += 1
         # the history is gathered only at a period's end, not every step
-        if fit_config.converge is not None and all(taken % CONVERGE_EVERY == 0 for taken in fitter.steps_taken):
+        if fit_config.converge is not None and not stopped_converged and all(taken % CONVERGE_EVERY == 0 for taken in fitter.steps_taken):
             history = np.array(rows)
             if all(converged(history[:, c], fitter.steps_taken[c], fit_config.converge) for c in range(fitter.n_clips)):
                 stopped_converged = True
-                break
+                ends_at = step + fit_config.fine_steps if fitter.coarse else step
+    fitter.refine()  # the file holds exact events, whatever phase the fit ended in
     if stopped_converged:  # a fit cut short keeps every row, so that a resume goes on exactly
         fitter.keep_live_events()
     controls, latents, renders, final_losses = fitter.evaluate()
@@ -481,6 +528,7 @@ def fit_batch(
             partial=interrupted,
             converged=stopped_converged,
             noise_bed=fitter.noise_bed(c),
+            coarse_steps=coarse_steps,
         )
         for c in range(fitter.n_clips)
     ]

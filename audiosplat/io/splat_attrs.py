@@ -34,6 +34,7 @@ FIT_ATTRIBUTES = {
     "grad_clip": NUMBER, "final_loss": MEASURE, "relative_spectral_l1": MEASURE, "skipped_steps": COUNT,
     "partial": FLAG, "seconds": NUMBER, "seconds_budget": NUMBER, "device": TEXT, "windows": COUNT,
     "converge": NUMBER, "converge_every": COUNT, "converge_from": COUNT, "converged": FLAG,
+    "coarse_samples": COUNT, "fine_steps": COUNT, "coarse_steps": COUNT,
     "window_first_loss": MEASURES, "window_final_loss": MEASURES, "window_relative_spectral_l1": MEASURES,
 }
 # §12: what a fit records, plus the history of perturb and edit and a MusicNet segment's origin.

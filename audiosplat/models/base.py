@@ -39,13 +39,15 @@ class EventModel(Protocol):
 
     Class attributes: `default_lr` (Adam's rate when none is given), `default_loss` (a name
     in `core.config.LOSS_NAMES`), `fits_long_audio` (whether audio longer than one window can be fitted window
-    by window into one file of this model) and `strategy` (None: the events move by the
+    by window into one file of this model), `coarse_steps` (whether a fit may begin with
+    coarse steps, `FitConfig.coarse_samples`) and `strategy` (None: the events move by the
     gradient alone).
     """
 
     default_lr: ClassVar[float]
     default_loss: ClassVar[str]
     fits_long_audio: ClassVar[bool]
+    coarse_steps: ClassVar[bool]
     strategy: ClassVar[Strategy | None]
     config: ModelConfig
 

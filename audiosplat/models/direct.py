@@ -61,6 +61,7 @@ class DirectModel(nn.Module):
     default_lr = 1e-2
     default_loss = "multiband-balanced"  # fits the quiet bands too
     fits_long_audio = True
+    coarse_steps = True
     strategy = RELOCATION
 
     def __init__(self, config: ModelConfig, n_rooms: int):

@@ -52,6 +52,7 @@ class SeedModel(nn.Module):
     default_lr = 1e-3
     default_loss = "multiband"  # method.md's
     fits_long_audio = False  # its parameters describe one window's event tree
+    coarse_steps = False  # method.md's fit, step for step
     strategy = None
 
     def __init__(self, config: ModelConfig, n_rooms: int):

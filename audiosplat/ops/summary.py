@@ -116,6 +116,7 @@ def summarise(stored: StoredSplat, path: Path | None = None) -> dict:
         "loss": fit.get("loss"),
         "seed": fit.get("seed"),
         "convergence": convergence(fit),
+        "coarse": coarse_phase(fit),
         "rooms": stored.rooms.name,
         "latents_match_controls": stored.latents_match_controls,
         "stored_numbers": stored.stored_numbers(),
@@ -139,6 +140,27 @@ def convergence(fit: dict) -> dict | None:
         "from": int(fit.get("converge_from", CONVERGE_FROM_BEFORE_1_9)),
         "converged": bool(fit.get("converged", False)),
     }
+
+
+def fit_text(summary: dict) -> str:
+    """How a file was fitted, in words, from its `summarise`: its steps, their rule and
+    coarse phase, loss and seed."""
+    s = summary
+    return f"{s['steps']} steps ({convergence_text(s['convergence'])}{coarse_text(s['coarse'])}{s['loss']} loss, seed {s['seed']})"
+
+
+def coarse_phase(fit: dict) -> dict | None:
+    """A fit's coarse steps (formats §11): its event buffer over them (`samples`), how many
+    it took (`steps`) and the exact steps that were to follow (`fine_steps`); None for a
+    fit without them."""
+    if "coarse_samples" not in fit:
+        return None
+    return {"samples": int(fit["coarse_samples"]), "steps": int(fit.get("coarse_steps", 0)), "fine_steps": int(fit.get("fine_steps", 0))}
+
+
+def coarse_text(phase: dict | None) -> str:
+    """`coarse_phase` in words, ending in '; ' ('' for a fit without one)."""
+    return "" if phase is None else f"the first {phase['steps']} coarse, events over {phase['samples']} samples; "
 
 
 def convergence_text(rule: dict | None) -> str:

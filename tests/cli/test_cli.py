@@ -16,7 +16,7 @@ import soundfile as sf
 import torch
 
 import audiosplat.models.relocate
-from audiosplat.fitting.fit import CONVERGE_EVERY, CONVERGE_FROM, DEFAULT_STEPS
+from audiosplat.fitting.fit import CONVERGE_EVERY, CONVERGE_FROM, DEFAULT_STEPS, FINE_STEPS
 from audiosplat.io.splatfile import read_splat
 from tests.cli_runner import SMALL_FIT, assert_one_line_error, run_cli
 from tests.shared import GOLDEN, GUITAR, PIANO
@@ -269,6 +269,38 @@ def test_the_event_table_lines_up_its_columns():
 
     lines = text_table(("n", "name", "value"), [("1", "a", "0.5"), ("10", "long name", "-12.25")], left=("name",))
     assert lines == [" n  name        value", " 1  a             0.5", "10  long name  -12.25"]
+
+
+def test_fit_with_a_coarse_phase_stores_it_and_its_steps(tmp_path):
+    """--coarse with --steps: coarse steps until FINE_STEPS are left (here all but one of
+    them exact); the file says so and holds exact events."""
+    out = tmp_path / "coarse.splat"
+    result = run_cli("fit", GUITAR, "-o", out, "--samples", "8192", "--events", "4", "--steps", "52", "--coarse", "2048", "--device", "cpu", "-q")
+    assert result.exit_code == 0, result.stderr
+    s = read_splat(out)
+    assert (s.fit["coarse_samples"], s.fit["fine_steps"], s.fit["coarse_steps"]) == (2048, FINE_STEPS, 2)
+    assert s.config.event_samples is None
+    plain = tmp_path / "plain.splat"
+    assert run_cli("fit", GUITAR, "-o", plain, *SMALL_FIT).exit_code == 0
+    assert "coarse_samples" not in read_splat(plain).fit
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--coarse", "3000"], "--coarse: event samples must be a power of two"),
+    (["--coarse", "some"], "--coarse: give a number of samples or off"),
+    (["--coarse", "1024", "--seconds", "5"], "step budget"),
+])
+def test_a_bad_coarse_buffer_is_a_one_line_usage_error(tmp_path, args, fragment):
+    out = tmp_path / "bad.splat"
+    assert_one_line_error(run_cli("fit", GUITAR, "-o", out, "--samples", "4096", "--device", "cpu", *args), fragment, code=2)
+    assert not out.exists()
+
+
+def test_resume_refuses_a_coarse_buffer(tmp_path):
+    first = tmp_path / "first.splat"
+    assert run_cli("fit", GUITAR, "-o", first, *SMALL_FIT).exit_code == 0
+    result = run_cli("fit", GUITAR, "-o", tmp_path / "more.splat", "--resume", first, "--steps", "1", "--coarse", "1024")
+    assert_one_line_error(result, "--resume continues a fit with exact steps", code=2)
 
 
 def test_fit_without_a_budget_stops_once_converged(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -111,6 +112,47 @@ def test_a_fit_stops_once_converged_and_says_so():
     config = ModelConfig(n_samples=4096, n_events=4)
     result = fit(clip, config, FitConfig(steps=2000, converge=0.5), procedural_bank(4096, 22050), torch.device("cpu"))
     assert result.converged and len(result.loss_history) == CONVERGE_FROM
+
+
+def test_a_coarse_fit_steps_as_a_short_buffer_fit_then_exactly_and_ends_exact():
+    """With `coarse_samples` the first steps are those of a fit whose events are that short;
+    the last `fine_steps` are exact, and what the fit returns is the exact render of its
+    events: the loss of its parameters restarted in an exact fit."""
+    config = ModelConfig(n_samples=8192, n_events=4)
+    result = _fit(config, steps=5, coarse_samples=2048, fine_steps=2)
+    short = _fit(dataclasses.replace(config, event_samples=2048), steps=3)
+    np.testing.assert_array_equal(result.loss_history[:3], short.loss_history)
+    exact = _fit(config, steps=5)
+    assert not np.array_equal(result.loss_history[3:], exact.loss_history[3:])
+    assert result.coarse_steps == 3 and exact.coarse_steps == 0
+    assert result.model.config.event_samples is None
+    start = ClipStart(result.model.state_dict(), result.noise_seeds, None, result.noise_bed)
+    rooms = procedural_bank(config.n_samples, config.sample_rate)
+    again = Fitter(_target(config, GUITAR), config, FitConfig(steps=0), rooms, torch.device("cpu"), start=[start])
+    assert again.evaluate()[3][0] == pytest.approx(result.final_loss, rel=1e-6)
+
+
+@pytest.mark.parametrize("model, event_samples, n_samples", [("seed", None, 8192), ("direct", 4096, 8192), ("direct", None, 2048)])
+def test_only_direct_fits_of_whole_buffers_longer_than_the_coarse_one_are_coarse(model, event_samples, n_samples):
+    config = ModelConfig(n_samples=n_samples, n_events=4, model=model, event_samples=event_samples)
+    assert FitConfig(coarse_samples=2048).coarse_for(config) is None
+    assert FitConfig(coarse_samples=2048).coarse_for(ModelConfig(n_samples=8192)) == 2048
+
+
+def test_a_coarse_phase_needs_a_step_budget():
+    with pytest.raises(ValueError, match="step budget"):
+        FitConfig(coarse_samples=2048, seconds=10.0)
+    with pytest.raises(ValueError, match="fine steps"):
+        FitConfig(coarse_samples=2048, fine_steps=0)
+
+
+def test_a_converged_coarse_phase_is_followed_by_its_fine_steps():
+    clip = torch.from_numpy(load_clip(GUITAR, n_samples=8192, sample_rate=22050).samples)
+    config = ModelConfig(n_samples=8192, n_events=4)
+    fit_config = FitConfig(steps=2000, converge=0.5, coarse_samples=2048, fine_steps=3)
+    result = fit(clip, config, fit_config, procedural_bank(8192, 22050), torch.device("cpu"))
+    assert result.converged and result.coarse_steps == CONVERGE_FROM
+    assert len(result.loss_history) == CONVERGE_FROM + 3
 
 
 def test_a_fit_finds_a_short_decay_within_a_few_dozen_steps():

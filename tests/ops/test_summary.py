@@ -11,7 +11,7 @@ import pytest
 
 from audiosplat.core.config import ModelConfig
 from audiosplat.io.splat_format import StoredRooms, StoredSplat, read_stored
-from audiosplat.ops.summary import convergence, convergence_text, event_row, event_rows, summarise
+from audiosplat.ops.summary import coarse_phase, convergence, convergence_text, event_row, event_rows, fit_text, summarise
 from tests.shared import GOLDEN, GOLDEN_DIRECT, GOLDEN_EXACT
 
 ROWS = 2**16
@@ -96,3 +96,12 @@ def test_the_convergence_rule_is_read_with_the_period_of_the_files_version():
     old = convergence({"converge": 0.02})
     assert (old["every"], old["from"], old["converged"]) == (100, 300, False)
     assert convergence_text(old).startswith("not converged")
+
+
+def test_a_coarse_phase_is_read_and_said_with_the_rest_of_the_fit():
+    fit = {"steps": 250, "coarse_samples": 8192, "fine_steps": 50, "coarse_steps": 200}
+    assert coarse_phase({"steps": 300}) is None
+    assert coarse_phase(fit) == {"samples": 8192, "steps": 200, "fine_steps": 50}
+    summary = {"steps": 250, "convergence": None, "coarse": coarse_phase(fit), "loss": "multiband", "seed": 0}
+    assert fit_text(summary) == "250 steps (the first 200 coarse, events over 8192 samples; multiband loss, seed 0)"
+
