@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.quality --steps 300
     .venv/bin/python -m benchmarks.quality --seconds 120 --clips examples/piano_mozart_k545.wav
+    .venv/bin/python -m benchmarks.quality --default --model direct --coarse off   # exact steps only
 
 Fits each clip (default: every wav in ../shared/audio) with the given budget (--steps, and/or
 --seconds of wall clock per clip, whichever ends first; --steps 0 scores the untrained model
@@ -11,6 +12,8 @@ the clip in ../shared/audio/baselines where there is one —, a random-phase |ST
 chroma similarity, multi-scale log-mel distance, relative spectral L1 at 2048/256 and 512/128.
 Also how many numbers each method stores and how long it took. One JSON line per clip and
 method on stdout; a table on stderr at the end. Clips run one after the other.
+`--coarse SAMPLES|off` and `--fine-steps` set the fit's coarse phase (`FitConfig.coarse_samples`;
+by default, as `fit` does: with --default, coarse steps of 16384 samples, then 50 exact).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from audiosplat.core.runtime import configure_for_fitting
 from audiosplat.eval.baselines import model_numbers, oracle_render, vocoder_levels, vocoder_render
 from audiosplat.eval.metrics import quality
 from audiosplat.eval.visqol import visqol_if_installed, visqol_installed
-from audiosplat.fitting.fit import FitConfig, default_fit
+from audiosplat.fitting.fit import FINE_STEPS, FitConfig, default_fit
 from audiosplat.fitting.loss import LOSS_NAMES
 from audiosplat.io.audio import load_clip
 from benchmarks.common import ROOT, emit, log
@@ -128,6 +131,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=ModelConfig.n_samples)
     parser.add_argument("--events", type=int, default=ModelConfig.n_events)
     parser.add_argument("--event-samples", type=int, default=None)
+    parser.add_argument("--coarse", default=None, help="the coarse phase's event buffer, SAMPLES or off (default: as `fit` does)")
+    parser.add_argument("--fine-steps", type=int, default=FINE_STEPS, help="exact steps after the coarse phase")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--waves", choices=WAVE_KINDS, default=None, help="wavetable (default: each model's)")
     parser.add_argument("--pitches", choices=PITCH_CHOICES, default=None, help="the direct model's pitches (default: a fit's, auto)")
@@ -165,7 +170,8 @@ def main() -> None:
     # without --steps, --seconds alone ends the fit: give it more steps than it can take
     # --default: what `fit` does without a budget, until converged
     budget = default_fit(args.seed) if args.default else FitConfig(steps=args.steps if args.steps is not None else 10**6, seed=args.seed)
-    fit_config = dataclasses.replace(budget, loss=args.loss) if args.loss else budget
+    coarse = budget.coarse_samples if args.coarse is None else None if args.coarse == "off" else int(args.coarse)
+    fit_config = dataclasses.replace(budget, loss=args.loss or budget.loss, coarse_samples=coarse, fine_steps=args.fine_steps)
     records = []
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch) if args.keep is None else args.keep

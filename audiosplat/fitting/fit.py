@@ -45,7 +45,7 @@ DEFAULT_CONVERGE = 0.02
 KEEP_LOSS_RISE = 0.001
 DEFAULT_STEPS = 3000
 # `fit`'s default takes coarse steps until converged, each event synthesised over its first
-# DEFAULT_COARSE_SAMPLES samples (a step 2.6 times cheaper at N = 2^16), then FINE_STEPS exact
+# DEFAULT_COARSE_SAMPLES samples (a step 2.8 times cheaper at N = 2^16), then FINE_STEPS exact
 # steps that fit the events' tails (docs/benchmarks.md, "Coarse steps, then exact ones").
 DEFAULT_COARSE_SAMPLES = 16384
 FINE_STEPS = 50
