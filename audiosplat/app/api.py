@@ -195,6 +195,7 @@ def fit_long_input(
             "window_first_loss": [w.first_loss for w in windows],
             "window_final_loss": [w.final_loss for w in windows],
             "window_relative_spectral_l1": [w.relative_l1 for w in windows],
+            **_coarse_attributes(fit_config, config, result.coarse_steps),
         },
         loss_history=result.loss_history,
         onsets_s=np.asarray([
@@ -351,7 +352,7 @@ def _splat_from_fit(
             "skipped_steps": result.skipped_steps,
             "seconds": result.seconds,
             "converged": result.converged,
-            **({"coarse_steps": result.coarse_steps} if fit_config.coarse_for(config) is not None else {}),
+            **_coarse_attributes(fit_config, config, result.coarse_steps),
         },
         loss_history=result.loss_history,
         onsets_s=np.asarray(note_onsets_s(torch.from_numpy(clip.samples), config)),
@@ -371,9 +372,15 @@ def _fit_attributes(fit_config: FitConfig, config: ModelConfig, device: torch.de
         "loss": fit_config.loss_for(config.model),
         **({} if fit_config.seconds is None else {"seconds_budget": fit_config.seconds}),
         **({} if fit_config.converge is None else {"converge": fit_config.converge, "converge_every": CONVERGE_EVERY, "converge_from": CONVERGE_FROM}),
-        **({} if fit_config.coarse_for(config) is None else {"coarse_samples": fit_config.coarse_samples, "fine_steps": fit_config.fine_steps}),
         "device": str(device),
     }
+
+
+def _coarse_attributes(fit_config: FitConfig, config: ModelConfig, coarse_steps: int) -> dict:
+    """The /fit attributes of a fit's coarse phase (formats §11): none without one."""
+    if fit_config.coarse_for(config) is None:
+        return {}
+    return {"coarse_samples": fit_config.coarse_samples, "fine_steps": fit_config.fine_steps, "coarse_steps": coarse_steps}
 
 
 def _provenance(item: FitInput, clip: Clip, fit_config: FitConfig, device: torch.device, argv: list[str] | None) -> dict:

@@ -56,6 +56,7 @@ class LongFit:
     loss_history: np.ndarray
     windows: list[WindowOutcome]
     seconds: float
+    coarse_steps: int = 0  # over all windows (`FitResult.coarse_steps`)
 
 
 def fit_windows(
@@ -88,7 +89,7 @@ def fit_windows(
     room_spectra = span_room_spectra(assets)
     carry = torch.zeros(span_samples(config), device=device)
     parts: list[tuple[EventControls, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]] = []
-    histories, outcomes = [], []
+    histories, outcomes, coarse_steps = [], [], 0
     for k in range(config.n_windows):
         if on_window is not None:
             on_window(k, config.n_windows)
@@ -106,6 +107,7 @@ def fit_windows(
         controls, latents, parameters, inside = _moved(events, result.latents, result.model.state_dict(), result.model, k * n, config)
         parts.append((controls, latents, result.noise_seeds[inside], parameters))
         histories.append(result.loss_history)
+        coarse_steps += result.coarse_steps
         outcomes.append(WindowOutcome(float(result.loss_history[0]) if len(result.loss_history) else result.final_loss, result.final_loss, result.relative_l1, result.seconds))
     controls, latents, seeds, parameters = zip(*parts)
     return LongFit(
@@ -117,6 +119,7 @@ def fit_windows(
         loss_history=np.concatenate(histories),
         windows=outcomes,
         seconds=time.perf_counter() - began,
+        coarse_steps=coarse_steps,
     )
 
 

@@ -127,6 +127,16 @@ def test_onsets_past_the_total_length_are_refused(long_fit, tmp_path):
         read_splat(bad)
 
 
+def test_a_long_fit_counts_the_coarse_steps_of_all_its_windows(long_fit, tmp_path):
+    """Each window takes its own coarse phase; the file counts them all and holds exact events."""
+    source = long_fit[1].with_name("long.wav")
+    item = FitInput(source, tmp_path / "coarse.splat", duration_s=0.5)
+    fit_long_input(item, config=CONFIG, fit_config=FitConfig(steps=3, coarse_samples=1024, fine_steps=1), device="cpu")
+    splat = read_splat(item.output)
+    assert splat.fit["windows"] == 3 and splat.config.event_samples is None
+    assert (splat.fit["coarse_samples"], splat.fit["fine_steps"], splat.fit["coarse_steps"]) == (1024, 1, 3 * 2)
+
+
 def test_cli_fits_renders_and_inspects_a_long_file(long_fit, tmp_path):
     _, path = long_fit
     source = path.with_name("long.wav")
