@@ -58,9 +58,10 @@ class FitConfig:
     converged (`converged`); gradient norm clipped at `grad_clip`.
     `lr` and `loss` None mean the model's default (`learning_rate`, `loss_for`: the model
     class's `default_lr`, `default_loss`).
-    `coarse_samples`: a direct fit of exact event buffers first takes coarse steps, each
-    event synthesised over this many samples (`ModelConfig.event_samples`), until it
-    converges or `fine_steps` steps are left of `steps`; then `fine_steps` exact steps."""
+    `coarse_samples`: a fit of whole-clip event buffers (`coarse_for`) first takes coarse
+    steps, each event synthesised over this many samples (`ModelConfig.event_samples`),
+    until it converges or `fine_steps` steps are left of `steps`; then `fine_steps` exact
+    steps."""
 
     steps: int = 3000
     lr: float | None = None
