@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from audiosplat.app.api import fit_audio_files, render_splat
+from audiosplat.cli.fit import coarse_buffer, noise_bed_size
 from audiosplat.core.config import MODEL_KINDS, MODELS, PITCH_CHOICES, WAVE_KINDS, ModelConfig
 from audiosplat.core.runtime import configure_for_fitting
 from audiosplat.eval.baselines import model_numbers, oracle_render, vocoder_levels, vocoder_render
@@ -156,21 +157,15 @@ def main() -> None:
         kind = MODEL_KINDS[model]
         return args.pitches if args.pitches in kind.pitch_choices else kind.fit_pitches(args.waves)
 
-    def bed(spec: str) -> dict:
-        if spec == "default":
-            return {}
-        anchors, bands = (int(n) for n in spec.split("x"))
-        return {"noise_anchors": anchors, "noise_bands": bands}
-
     configs = [
-        ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, model=m, waves=args.waves, pitches=pitches_for(m), **bed(b))
+        ModelConfig(n_samples=args.samples, n_events=args.events, event_samples=args.event_samples, model=m, waves=args.waves, pitches=pitches_for(m), **noise_bed_size(None if b == "default" else b))
         for m in args.model for b in args.noise_bed
     ]
     config = configs[0]
     # without --steps, --seconds alone ends the fit: give it more steps than it can take
     # --default: what `fit` does without a budget, until converged
     budget = default_fit(args.seed) if args.default else FitConfig(steps=args.steps if args.steps is not None else 10**6, seed=args.seed)
-    coarse = budget.coarse_samples if args.coarse is None else None if args.coarse == "off" else int(args.coarse)
+    coarse = coarse_buffer(args.coarse, config, default=budget.coarse_samples)
     fit_config = dataclasses.replace(budget, loss=args.loss or budget.loss, coarse_samples=coarse, fine_steps=args.fine_steps)
     records = []
     with tempfile.TemporaryDirectory() as scratch:

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from audiosplat.app.api import render_splat
+from audiosplat.cli.fit import noise_bed_size
 from audiosplat.core.fields import SILENT_DB
 from audiosplat.eval.metrics import log_mel_distance
 from audiosplat.eval.visqol import visqol_mos
@@ -55,7 +56,8 @@ def residual_bed_scores(splat: Splat, target: torch.Tensor, beds: list[str]):
     events = torch.from_numpy(render_splat(dataclasses.replace(splat, noise_bed=None)))
     seed = splat.noise_bed.seed if splat.noise_bed is not None else 0
     for spec in beds:
-        anchors, bands = (int(n) for n in spec.split("x"))
+        size = noise_bed_size(spec)
+        anchors, bands = size["noise_anchors"], size["noise_bands"]
         audio = events + NoiseBed(residual_bed(target, events, anchors, bands, cfg.sample_rate), seed).render(cfg.n_samples, cfg.sample_rate)
         yield anchors, bands, visqol_mos(target, audio, cfg.sample_rate), log_mel_distance(target, audio, cfg.sample_rate)
 

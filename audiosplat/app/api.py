@@ -355,7 +355,7 @@ def _splat_from_fit(
             **_coarse_attributes(fit_config, config, result.coarse_steps),
         },
         loss_history=result.loss_history,
-        onsets_s=np.asarray(note_onsets_s(torch.from_numpy(clip.samples), config)),
+        onsets_s=np.asarray(note_onsets_s(target, config)),
         optimizer=result.optimizer_state or None,
         labels=item.labels,
         provenance=_provenance(item, clip, fit_config, device, argv),

@@ -174,8 +174,10 @@ def describe_fit(r: ItemReport) -> str:
 def coarse_buffer(spec: str | None, config: ModelConfig, default: int | None) -> int | None:
     """--coarse as samples, or None for off; `default` when not given. ValueError for a
     value that is not a valid event buffer of `config`."""
-    if spec is None or spec == "off":
-        return default if spec is None else None
+    if spec is None:
+        return default
+    if spec == "off":
+        return None
     try:
         samples = int(spec)
     except ValueError:
