@@ -25,7 +25,7 @@ from audiosplat.models.base import EventModel
 from audiosplat.models.registry import build_model, model_class
 from audiosplat.synth.controls import EventControls, concat_controls
 from audiosplat.synth.noise_bed import NoiseBed, bed_noise, noise_spectrum, render_bed
-from audiosplat.synth.render import SynthAssets, noise_seeds_for, render_clips
+from audiosplat.synth.render import SynthAssets, noise_seeds_for, render_clips, render_stems
 from audiosplat.synth.rooms import RoomBank
 
 MAX_LR = 10.0  # Adam moves each parameter by about lr a step: beyond this, only overflow
@@ -43,6 +43,9 @@ DEFAULT_CONVERGE = 0.02
 # at most this much (relative) higher: speech's 12 events 40-47 dB under the loudest held
 # 2% of its loss (docs/benchmarks.md, "When a fit stops").
 KEEP_LOSS_RISE = 0.001
+# ... and the live events whose removal alone raises its loss by less than this (relative):
+# an eighth of a default fit's events (docs/benchmarks.md, "When a fit stops").
+NEGLIGIBLE_RISE = 1e-4
 DEFAULT_STEPS = 3000
 # `fit`'s default takes coarse steps until converged, each event synthesised over its first
 # DEFAULT_COARSE_SAMPLES samples (a step 2.8 times cheaper at N = 2^16), then FINE_STEPS exact
@@ -289,35 +292,58 @@ class Fitter:
         return torch.optim.Adam(groups, betas=(self.fit_config.beta1, self.fit_config.beta2))
 
     def keep_live_events(self) -> None:
-        """Each clip's events reduced to those its model's strategy keeps (`Strategy.kept`),
-        Adam's moments with them: what a converged fit stores; unless the clip's loss
-        without the others rises by more than KEEP_LOSS_RISE (quiet events together can
-        carry a quiet passage). Then the clips may hold different event counts: `evaluate`
-        renders them one by one, and no more steps are taken."""
+        """Each clip's events reduced to those that carry something, Adam's moments with
+        them: what a converged fit stores. Of the events its model's strategy keeps
+        (`Strategy.kept`, the live ones), the negligible ones are left out (`candidate_keeps`);
+        unless the clip's loss without them rises by more than KEEP_LOSS_RISE (quiet events
+        together can carry a quiet passage), when the live ones are kept.
+        Then the clips may hold different event counts: `evaluate` renders them one by one,
+        and no more steps are taken."""
         as_they_stand = None  # (renders, losses), rendered only once some clip has events to judge
         for c, model in enumerate(self.models):
-            keep = model.strategy.kept(model).cpu() if model.strategy is not None else None
-            if keep is None or bool(keep.all()) or not bool(keep.any()):
+            live = model.strategy.kept(model).cpu() if model.strategy is not None else None
+            if live is None or not bool(live.any()):
                 continue
             as_they_stand = as_they_stand or self.evaluate()[2:]
             renders, losses = as_they_stand
-            kept, seeds = model.kept(keep), self.noise_seeds[c][keep]
-            if self._loss_with(c, kept, seeds, renders) > losses[c] * (1.0 + KEEP_LOSS_RISE):
-                continue
-            state = adam_state(self.named_parameters(c), self.optimisers[c])
-            self.models[c], self.noise_seeds[c] = kept, seeds
-            self.optimisers[c] = self._optimiser(c)
-            per_event = {k: v[keep] if k.startswith("exp_avg") and not k.endswith(BED_PARAMETER) else v for k, v in state.items()}
-            load_adam_state(self.named_parameters(c), self.optimisers[c], per_event)
-            self.pruned = True
+            for keep in candidate_keeps(live, self._loss_rises(c, renders, losses[c])):
+                kept, seeds = model.kept(keep), self.noise_seeds[c][keep]
+                if self._loss_with(c, kept, seeds, renders) <= losses[c] * (1.0 + KEEP_LOSS_RISE):
+                    self._keep(c, keep, kept, seeds)
+                    break
+
+    def _keep(self, c: int, keep: torch.Tensor, kept: EventModel, seeds: torch.Tensor) -> None:
+        """Clip c's model replaced by `kept`, its events `keep` (E,) bool of the current
+        ones with their noise `seeds`, and Adam's moments with them."""
+        state = adam_state(self.named_parameters(c), self.optimisers[c])
+        self.models[c], self.noise_seeds[c] = kept, seeds
+        self.optimisers[c] = self._optimiser(c)
+        per_event = {k: v[keep] if k.startswith("exp_avg") and not k.endswith(BED_PARAMETER) else v for k, v in state.items()}
+        load_adam_state(self.named_parameters(c), self.optimisers[c], per_event)
+        self.pruned = True
+
+    def _loss_rises(self, c: int, renders: torch.Tensor, loss: float) -> torch.Tensor:
+        """(E,): how much clip c's `loss` rises (relative) when each of its events alone is
+        taken out, the clips rendered as in `renders` (C, N): each event's stem taken out
+        of its clip's render in turn."""
+        model = self.models[c]
+        with torch.no_grad():
+            assets = dataclasses.replace(self.assets.with_events(self.noise_seeds[c]), config=model.config)
+            stems = render_stems(model()[0].replace(onset_continuous=None), assets)
+            return torch.tensor([self._loss_replacing(c, renders, renders[c] - stem) for stem in stems]) / loss - 1.0
 
     def _loss_with(self, c: int, model: EventModel, noise_seeds: torch.Tensor, renders: torch.Tensor) -> float:
         """Clip c's loss were its events `model` (with their `noise_seeds`), the other clips
         as in `renders` (C, N)."""
         with torch.no_grad():
-            renders = renders.clone()
-            renders[c] = self._render_clip(c, model()[0].replace(onset_continuous=None), noise_seeds, model.config)[0]
-            return float(self.loss_fn(renders)[c])
+            render = self._render_clip(c, model()[0].replace(onset_continuous=None), noise_seeds, model.config)[0]
+            return self._loss_replacing(c, renders, render)
+
+    def _loss_replacing(self, c: int, renders: torch.Tensor, render: torch.Tensor) -> float:
+        """Clip c's loss were its render `render` (N,), the other clips as in `renders` (C, N)."""
+        renders = renders.clone()
+        renders[c] = render
+        return float(self.loss_fn(renders)[c])
 
     def _start_strategies(self) -> None:
         """Before a fresh fit's first step, each model's strategy adjusts it against renders
@@ -409,6 +435,18 @@ class Fitter:
             controls = [c.replace(onset_continuous=None) for c, _ in decoded]
             renders = self._render_each(controls) if self.pruned else self._render(concat_controls(controls))
             return controls, [z for _, z in decoded], renders, self.loss_fn(renders).cpu().tolist()
+
+
+def candidate_keeps(live: torch.Tensor, rises: torch.Tensor) -> list[torch.Tensor]:
+    """The event sets (E,) bool a converged fit tries to keep, in turn, from its `live`
+    events (E,) bool and the loss rise (E,) each event's removal alone makes: the live
+    events less the negligible ones (a rise under NEGLIGIBLE_RISE), then the live ones;
+    each set once, and none of all the events or of no event."""
+    sets = []
+    for keep in (live & (rises >= NEGLIGIBLE_RISE), live):
+        if bool(keep.any()) and not bool(keep.all()) and not any(bool((keep == other).all()) for other in sets):
+            sets.append(keep)
+    return sets
 
 
 def _clip_bed(config: ModelConfig, fit_config: FitConfig, target: torch.Tensor, start: ClipStart | None) -> NoiseBed:

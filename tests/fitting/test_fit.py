@@ -10,7 +10,20 @@ import pytest
 import torch
 
 from audiosplat.core.config import ModelConfig
-from audiosplat.fitting.fit import CONVERGE_EVERY, CONVERGE_FROM, ClipStart, FitConfig, Fitter, clip_and_step, converged, fit, new_model, resolve_device
+from audiosplat.fitting.fit import (
+    CONVERGE_EVERY,
+    CONVERGE_FROM,
+    NEGLIGIBLE_RISE,
+    ClipStart,
+    FitConfig,
+    Fitter,
+    candidate_keeps,
+    clip_and_step,
+    converged,
+    fit,
+    new_model,
+    resolve_device,
+)
 from audiosplat.io.audio import load_clip
 from audiosplat.ops.summary import decay_time_s
 from audiosplat.synth.rooms import procedural_bank
@@ -170,21 +183,39 @@ def test_a_fit_finds_a_short_decay_within_a_few_dozen_steps():
     assert 0.15 < decay_s < 0.5
 
 
-def test_a_converged_fit_leaves_out_only_the_quiet_events_its_clip_does_not_need():
-    """Events 40 dB or more under the loudest leave a converged fit's file only when the
-    loss does not need them: against a clip that is all the events' own render they stay;
-    against the loud events' render alone they go."""
+def _two_quiet_events(under_db: float):
+    """A start of four events, the last two `under_db` under the loudest; the render of all
+    four; and the render of the two loud ones alone."""
     config = ModelConfig(n_samples=8192, n_events=4, noise_anchors=0, noise_bands=0)
     rooms, cpu = procedural_bank(config.n_samples, config.sample_rate), torch.device("cpu")
     first = Fitter(_target(config, GUITAR), config, FitConfig(steps=0), rooms, cpu)
     log_gain = first.models[0].groups["log_gain"].data
-    log_gain[2:] = log_gain[:2].max() + math.log(10 ** (-50 / 20))  # two events 50 dB under the loudest
+    log_gain[2:] = log_gain[:2].max() + math.log(10 ** (-under_db / 20))
     start = ClipStart(first.models[0].state_dict(), first.noise_seeds[0])
     whole = first.evaluate()[2][0]
     loud = Fitter(whole, config, FitConfig(steps=0), rooms, cpu, start=[start])
     loud.models[0].groups["log_gain"].data[2:] -= 100.0  # silent: the render of the two loud events
-    loud_only = loud.evaluate()[2][0]
+    return config, rooms, start, whole, loud.evaluate()[2][0]
+
+
+@pytest.mark.parametrize("under_db", [50.0, 20.0])
+def test_a_converged_fit_leaves_out_only_the_events_its_clip_does_not_need(under_db):
+    """Two quiet events, dead (50 dB under the loudest) or live (20 dB under), leave a
+    converged fit's file only when the loss does not need them: against a clip that is all
+    the events' own render they stay; against the loud events' render alone they go."""
+    config, rooms, start, whole, loud_only = _two_quiet_events(under_db)
     for target, kept in ((whole, 4), (loud_only, 2)):
-        fitter = Fitter(target, config, FitConfig(steps=0), rooms, cpu, start=[start])
+        fitter = Fitter(target, config, FitConfig(steps=0), rooms, torch.device("cpu"), start=[start])
         fitter.keep_live_events()
         assert fitter.models[0].config.n_events == kept and len(fitter.noise_seeds[0]) == kept
+
+
+def test_a_fit_tries_to_leave_out_the_negligible_events_then_only_the_dead():
+    """Of five events, one dead and two negligible (their removal raises the loss by less
+    than NEGLIGIBLE_RISE, or lowers it): first all three go, then the dead one alone."""
+    live = torch.tensor([True, True, True, True, False])
+    rises = torch.tensor([1.0, NEGLIGIBLE_RISE / 2, -0.01, NEGLIGIBLE_RISE, 0.0])
+    sets = [keep.nonzero()[:, 0].tolist() for keep in candidate_keeps(live, rises)]
+    assert sets == [[0, 3], [0, 1, 2, 3]]
+    assert candidate_keeps(torch.ones(3, dtype=torch.bool), torch.ones(3)) == []  # nothing to leave out
+    assert len(candidate_keeps(live, torch.ones(5))) == 1  # nothing negligible: the dead one alone
