@@ -20,8 +20,8 @@ def notes(
     verbose: VerboseOpt = False,
 ) -> None:
     """Write the notes of a .splat, each one or more events that are pitched, mostly
-    resonance and within 20 dB of the loudest (the same pitch renewed while it sounds, or a
-    weak partial beside it, is one note): onset, offset, nearest MIDI pitch, cents, name,
+    resonance and heard (energy within 15 dB of the most energetic; the same pitch renewed
+    while it sounds, or a weak partial beside it, is one note): onset, offset, nearest MIDI pitch, cents, name,
     velocity, level and its events. MIDI: one track at 120 bpm, 480 ticks a beat.
 
     Examples: audiosplat notes mozart.splat -o mozart.mid;

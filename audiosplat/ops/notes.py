@@ -146,13 +146,48 @@ def _fundamental(rows: list[dict], midi: dict[int, float], members: dict[int, li
             continue
         if midi[lead] < midi[other] and (rows[other]["onset_s"] < t - TOGETHER_S or ends[lead] > t + ATTACK_S):
             continue  # an undertone must be struck with the note, and short
-        ratio = 2.0 ** (abs(midi[lead] - midi[other]) / 12.0)
-        k = round(ratio)
-        if not 2 <= k <= HARMONICS or abs(1200.0 * math.log2(ratio / k)) > HARMONIC_CENTS:
+        if not is_harmonic(abs(midi[lead] - midi[other])):
             continue
         if level <= sounding_db(rows, events, t) - HARMONIC_DB:
             return other
     return None
+
+
+def note_onsets(rows: list[dict], leads: np.ndarray, onsets_s: np.ndarray | None = None) -> dict[int, float]:
+    """Each note's onset (s), by its first event (`leads`, from `note_leads`): that event's
+    onset; but where it starts away from the source's onsets (`onsets_s` (K,) s; more than
+    ONSET_S after the latest) on a harmonic of a note that sounds since that onset or
+    before, the latest onset. Such a note sounded from there under the other's partials,
+    which carried it until the fit gave it an event of its own (a chord's upper voices on
+    its bass, an octave on the note below it)."""
+    ends: dict[int, float] = {}  # each note's latest event end
+    for e, lead in enumerate(leads.tolist()):
+        if lead >= 0:
+            ends[lead] = max(ends.get(lead, -math.inf), offset_s(rows[e]))
+    return {lead: _hidden_onset_s(rows, ends, lead, onsets_s) for lead in ends}
+
+
+def _hidden_onset_s(rows: list[dict], ends: dict[int, float], lead: int, onsets_s: np.ndarray | None) -> float:
+    """The onset of `lead`'s note (`note_onsets`), given every note's end `ends`."""
+    t = rows[lead]["onset_s"]
+    if onsets_s is None or _near(onsets_s, t) or not (onsets_s < t).any():
+        return t
+    latest = float(onsets_s[onsets_s < t].max())
+    midi = hz_to_midi(rows[lead]["pitch_hz"])
+    for other, end in ends.items():
+        if other == lead or rows[other]["onset_s"] > latest + ONSET_S or end <= t:
+            continue
+        if is_harmonic(midi - hz_to_midi(rows[other]["pitch_hz"])):
+            return latest
+    return t
+
+
+def is_harmonic(semitones: float) -> bool:
+    """Whether a pitch `semitones` above another is its k-th harmonic, k = 2 ... HARMONICS,
+    within HARMONIC_CENTS."""
+    ratio = 2.0 ** (semitones / 12.0)
+    k = round(ratio)
+    return 2 <= k <= HARMONICS and abs(1200.0 * math.log2(ratio / k)) <= HARMONIC_CENTS
 
 
 def _note_midi(rows: list[dict], leads: np.ndarray) -> list[int | None]:
@@ -239,10 +274,11 @@ def note_table(stored: StoredSplat) -> list[dict]:
     for e, lead in enumerate(leads.tolist()):
         if lead >= 0:
             grouped.setdefault(lead, []).append(e)
+    onsets = note_onsets(rows, leads, stored.onsets_s)
     for lead, events in grouped.items():
         exact = hz_to_midi(rows[lead]["pitch_hz"])
         midi = int(round(exact))
-        onset = rows[lead]["onset_s"]
+        onset = onsets[lead]
         gain = power_sum_db([rows[e]["gain_db"] for e in events])
         notes.append({
             "event": lead,

@@ -17,6 +17,7 @@ from audiosplat.ops.notes import (
     RESTRIKE_DB,
     level_db,
     note_leads,
+    note_onsets,
     note_pitches,
 )
 
@@ -132,3 +133,22 @@ def test_where_a_file_stores_energies_a_note_is_heard_by_its_energy_not_its_gain
     assert leads(held, click, faint) == [0, 1, -1]
     assert leads(*(dict(row, energy_db=None) for row in (held, click, faint))) == [-1, 1, 2]  # by gain: the held note is 30 dB down
 
+
+
+def test_a_note_hidden_under_another_notes_partials_starts_at_the_source_onset_before_it():
+    """A chord struck at 0 s: its bass A3 has an event at once, its upper voice E5 (A3's third
+    harmonic) only at 0.3 s, where the source has no onset. The E5 sounded from 0 s, carried
+    by the bass's partial, so its note starts there. Not so for a note that is no harmonic
+    of a sounding one, one that starts at an onset, or in a file that knows no onsets."""
+    a3, e5 = A4 / 2, 3 * A4 / 2
+    bass = event(0, 0.0, a3, -6.0)
+
+    def onsets(upper: dict, source_onsets, first: dict = bass) -> list[float]:
+        rows, known = [first, upper], None if source_onsets is None else np.array(source_onsets)
+        return sorted(note_onsets(rows, note_leads(rows, known), known).values())
+
+    assert onsets(event(1, 0.3, e5, -10.0), [0.0]) == [0.0, 0.0]
+    assert onsets(event(1, 0.3, 0.7 * e5, -10.0), [0.0]) == [0.0, 0.3]  # no harmonic
+    assert onsets(event(1, 0.3, e5, -10.0), [0.0, 0.3 - ONSET_S / 2]) == [0.0, 0.3]  # struck at an onset of its own
+    assert onsets(event(1, 0.3, e5, -10.0), None) == [0.0, 0.3]
+    assert onsets(event(1, 0.3, e5, -10.0), [0.0], first=event(0, 0.2, a3, -6.0)) == [0.2, 0.3]  # the bass came later
