@@ -298,7 +298,8 @@ class Fitter:
         unless the clip's loss without them rises by more than KEEP_LOSS_RISE (quiet events
         together can carry a quiet passage), when the live ones are kept.
         Then the clips may hold different event counts: `evaluate` renders them one by one,
-        and no more steps are taken."""
+        and no more steps are taken. The render is a sum of the events' stems, so each
+        loss without some events is the render less their stems: one render of stems a clip."""
         as_they_stand = None  # (renders, losses), rendered only once some clip has events to judge
         for c, model in enumerate(self.models):
             live = model.strategy.kept(model).cpu() if model.strategy is not None else None
@@ -306,44 +307,31 @@ class Fitter:
                 continue
             as_they_stand = as_they_stand or self.evaluate()[2:]
             renders, losses = as_they_stand
-            for keep in candidate_keeps(live, self._loss_rises(c, renders, losses[c])):
-                kept, seeds = model.kept(keep), self.noise_seeds[c][keep]
-                if self._loss_with(c, kept, seeds, renders) <= losses[c] * (1.0 + KEEP_LOSS_RISE):
-                    self._keep(c, keep, kept, seeds)
+            with torch.no_grad():
+                assets = dataclasses.replace(self.assets.with_events(self.noise_seeds[c]), config=model.config)
+                stems = render_stems(model()[0].replace(onset_continuous=None), assets)  # (E, N)
+            rises = torch.tensor([self._loss_replacing(c, renders, renders[c] - stem) for stem in stems]) / losses[c] - 1.0
+            for keep in candidate_keeps(live, rises):
+                if self._loss_replacing(c, renders, renders[c] - stems[~keep.to(stems.device)].sum(dim=0)) <= losses[c] * (1.0 + KEEP_LOSS_RISE):
+                    self._keep(c, keep)
                     break
 
-    def _keep(self, c: int, keep: torch.Tensor, kept: EventModel, seeds: torch.Tensor) -> None:
-        """Clip c's model replaced by `kept`, its events `keep` (E,) bool of the current
-        ones with their noise `seeds`, and Adam's moments with them."""
+    def _keep(self, c: int, keep: torch.Tensor) -> None:
+        """Clip c's events reduced to `keep` (E,) bool, their noise seeds and Adam's moments
+        with them."""
         state = adam_state(self.named_parameters(c), self.optimisers[c])
-        self.models[c], self.noise_seeds[c] = kept, seeds
+        self.models[c], self.noise_seeds[c] = self.models[c].kept(keep), self.noise_seeds[c][keep]
         self.optimisers[c] = self._optimiser(c)
         per_event = {k: v[keep] if k.startswith("exp_avg") and not k.endswith(BED_PARAMETER) else v for k, v in state.items()}
         load_adam_state(self.named_parameters(c), self.optimisers[c], per_event)
         self.pruned = True
 
-    def _loss_rises(self, c: int, renders: torch.Tensor, loss: float) -> torch.Tensor:
-        """(E,): how much clip c's `loss` rises (relative) when each of its events alone is
-        taken out, the clips rendered as in `renders` (C, N): each event's stem taken out
-        of its clip's render in turn."""
-        model = self.models[c]
-        with torch.no_grad():
-            assets = dataclasses.replace(self.assets.with_events(self.noise_seeds[c]), config=model.config)
-            stems = render_stems(model()[0].replace(onset_continuous=None), assets)
-            return torch.tensor([self._loss_replacing(c, renders, renders[c] - stem) for stem in stems]) / loss - 1.0
-
-    def _loss_with(self, c: int, model: EventModel, noise_seeds: torch.Tensor, renders: torch.Tensor) -> float:
-        """Clip c's loss were its events `model` (with their `noise_seeds`), the other clips
-        as in `renders` (C, N)."""
-        with torch.no_grad():
-            render = self._render_clip(c, model()[0].replace(onset_continuous=None), noise_seeds, model.config)[0]
-            return self._loss_replacing(c, renders, render)
-
     def _loss_replacing(self, c: int, renders: torch.Tensor, render: torch.Tensor) -> float:
         """Clip c's loss were its render `render` (N,), the other clips as in `renders` (C, N)."""
-        renders = renders.clone()
-        renders[c] = render
-        return float(self.loss_fn(renders)[c])
+        with torch.no_grad():
+            renders = renders.clone()
+            renders[c] = render
+            return float(self.loss_fn(renders)[c])
 
     def _start_strategies(self) -> None:
         """Before a fresh fit's first step, each model's strategy adjusts it against renders
@@ -442,11 +430,9 @@ def candidate_keeps(live: torch.Tensor, rises: torch.Tensor) -> list[torch.Tenso
     events (E,) bool and the loss rise (E,) each event's removal alone makes: the live
     events less the negligible ones (a rise under NEGLIGIBLE_RISE), then the live ones;
     each set once, and none of all the events or of no event."""
-    sets = []
-    for keep in (live & (rises >= NEGLIGIBLE_RISE), live):
-        if bool(keep.any()) and not bool(keep.all()) and not any(bool((keep == other).all()) for other in sets):
-            sets.append(keep)
-    return sets
+    carrying = live & (rises >= NEGLIGIBLE_RISE)
+    sets = (carrying, live) if bool((carrying != live).any()) else (live,)
+    return [keep for keep in sets if bool(keep.any()) and not bool(keep.all())]
 
 
 def _clip_bed(config: ModelConfig, fit_config: FitConfig, target: torch.Tensor, start: ClipStart | None) -> NoiseBed:
