@@ -134,7 +134,6 @@ def test_where_a_file_stores_energies_a_note_is_heard_by_its_energy_not_its_gain
     assert leads(*(dict(row, energy_db=None) for row in (held, click, faint))) == [-1, 1, 2]  # by gain: the held note is 30 dB down
 
 
-
 def test_a_note_hidden_under_another_notes_partials_starts_at_the_source_onset_before_it():
     """A chord struck at 0 s: its bass A3 has an event at once, its upper voice E5 (A3's third
     harmonic) only at 0.3 s, where the source has no onset. The E5 sounded from 0 s, carried
