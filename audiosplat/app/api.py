@@ -30,7 +30,7 @@ from audiosplat.io.splatfile import Splat, read_splat, write_splat
 from audiosplat.models.analysis import note_onsets_s, resolve_pitches
 from audiosplat.ops.edits import apply_edits, merged_paths
 from audiosplat.ops.perturb import perturb
-from audiosplat.synth.colour import apply_colour, colour_levels_db
+from audiosplat.synth.colour import apply_colour, colour_levels_db, colour_track_db, track_anchors
 from audiosplat.synth.long_render import render_windows
 from audiosplat.synth.render import SynthAssets, render_clips, render_stems, used_waves
 from audiosplat.synth.rooms import RoomBank, procedural_bank
@@ -336,9 +336,7 @@ def _splat_from_fit(
     target, render = torch.from_numpy(clip.samples), result.render.detach().cpu()
     # what the fit leaves too quiet (`synth.colour`); a fit without a bed keeps method.md's render
     colour = colour_levels_db(target, render, config.sample_rate) if result.noise_bed is not None else None
-    if colour is not None:
-        render = apply_colour(render, colour, config.sample_rate)
-    return Splat(
+    splat = Splat(
         config=result.model.config,  # its event count is the events the fit kept
         controls=result.controls.map(lambda t: t.detach().cpu()),
         latents=result.latents.detach().cpu(),
@@ -348,7 +346,6 @@ def _splat_from_fit(
         fit={
             **_fit_attributes(fit_config, config, device),
             "final_loss": result.final_loss,
-            "relative_spectral_l1": relative_spectral_l1(target, render),  # of the file's render, its colour included
             "skipped_steps": result.skipped_steps,
             "seconds": result.seconds,
             "converged": result.converged,
@@ -362,6 +359,13 @@ def _splat_from_fit(
         noise_bed=result.noise_bed,
         colour_db=colour,
     )
+    track = None
+    if colour is not None:  # the colour's course over time, as fine as the file's other numbers leave room for
+        anchors = track_anchors(splat.stored_numbers(), config.n_samples)
+        track = colour_track_db(target, apply_colour(render, colour, config.sample_rate), config.sample_rate, n_anchors=anchors)
+        render = apply_colour(render, colour, config.sample_rate, track)
+    # the quality of the file's render, its colour and track included
+    return dataclasses.replace(splat, colour_track_db=track, fit={**splat.fit, "relative_spectral_l1": relative_spectral_l1(target, render)})
 
 
 def _fit_attributes(fit_config: FitConfig, config: ModelConfig, device: torch.device) -> dict:
@@ -521,7 +525,8 @@ def _coloured(splat: Splat, audio: torch.Tensor) -> torch.Tensor:
         return audio
     n = splat.config.n_samples
     with torch.inference_mode(), render_threads():
-        first = apply_colour(audio[..., :n], splat.colour_db.to(audio.device), splat.config.sample_rate)
+        track = None if splat.colour_track_db is None else splat.colour_track_db.to(audio.device)
+        first = apply_colour(audio[..., :n], splat.colour_db.to(audio.device), splat.config.sample_rate, track)
         return first if audio.shape[-1] == n else torch.cat([first, audio[..., n:]], dim=-1)
 
 

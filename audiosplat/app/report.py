@@ -22,7 +22,7 @@ from audiosplat.io.audio import load_clip
 from audiosplat.io.splat_format import read_stored
 from audiosplat.io.splatfile import Splat, splat_from_stored
 from audiosplat.ops.perturb import perturb
-from audiosplat.ops.summary import fit_text, summarise
+from audiosplat.ops.summary import fit_text, summarise, track_text
 
 PERTURB_AMOUNT, PERTURB_SEED = 0.5, 0  # the page's variation: perturb's defaults
 WAVE_COLOURS = {"saw": "#ff7a5c", "square": "#45c4f5", "triangle": "#ffd23f", "sine": "#8be07a"}
@@ -208,7 +208,8 @@ def colour_text(colour: dict | None) -> str:
     if colour is None:
         return "none"
     levels = colour["levels_db"]
-    return f"{len(levels)} bands ({colour['band_hz'][0]:.0f}-{colour['band_hz'][-1]:.0f} Hz), {min(levels):+.1f} to {max(levels):+.1f} dB by band"
+    static = f"{len(levels)} bands ({colour['band_hz'][0]:.0f}-{colour['band_hz'][-1]:.0f} Hz), {min(levels):+.1f} to {max(levels):+.1f} dB by band"
+    return static if colour["track"] is None else f"{static}; over time, {track_text(colour['track'])}"
 
 
 QUALITY_NAMES = {

@@ -14,7 +14,7 @@ from rich.console import Console
 from audiosplat.app.inputs import SPLAT_SUFFIXES, check_writes
 from audiosplat.cli.common import GlobOpt, InputsArg, NullOpt, QuietOpt, VerboseOpt, choices, named_inputs, stderr, usage_check, user_errors
 from audiosplat.ops.notes import with_notes
-from audiosplat.ops.summary import SORT_KEYS, fit_text, sorted_rows, summarise
+from audiosplat.ops.summary import SORT_KEYS, fit_text, sorted_rows, summarise, track_text
 
 SortKey = choices("SortKey", SORT_KEYS)
 
@@ -116,6 +116,8 @@ def _print_summary(s: dict) -> None:
     if colour is not None:
         lifts = " ".join(f"{level:+.1f}" for level in colour["levels_db"])
         out.print(f"colour: {len(colour['levels_db'])} bands, {colour['band_hz'][0]:.0f}-{colour['band_hz'][-1]:.0f} Hz; lift by band, dB: {lifts}")
+        if colour["track"] is not None:
+            out.print(f"colour's track: {track_text(colour['track'])}")
     if "against" in s:
         q = s["against"]
         out.print(

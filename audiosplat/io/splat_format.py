@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 from h5py import h5d, h5g, h5l, h5o, h5s
 
-from audiosplat.core.config import MAX_EVENTS, MAX_NOISE_BANDS, MAX_SAMPLES, MAX_TOTAL_SAMPLES, MODELS, PITCH_KINDS, WAVE_KINDS, ModelConfig
+from audiosplat.core.config import MAX_EVENTS, MAX_NOISE_ANCHORS, MAX_NOISE_BANDS, MAX_SAMPLES, MAX_TOTAL_SAMPLES, MODELS, PITCH_KINDS, WAVE_KINDS, ModelConfig
 from audiosplat.core.errors import SplatFormatError
 from audiosplat.core.fields import BED_PARAMETER, COLOUR_LIMIT_DB, CONTROL_FIELDS, MAX_LEVEL_DB
 from audiosplat.io.splat_attrs import FIT_ATTRIBUTES, FLAG, INTEGER, PROVENANCE_ATTRIBUTES, TEXT, attribute, read_attributes, text, typed
@@ -26,7 +26,7 @@ from audiosplat.models.layouts import latent_width, parameter_shapes
 from audiosplat.synth.procedural_rooms import PROCEDURAL_BANK, impulses_sha256, procedural_impulses, procedural_names
 
 FORMAT_NAME = "audiosplat.splat"
-FORMAT_VERSION = "1.13.0"
+FORMAT_VERSION = "1.14.0"
 SUPPORTED_MAJOR = 1
 # Bounds on the config read from a file, so a hostile file cannot ask for huge allocations
 # (MAX_SAMPLES, MAX_EVENTS and MAX_TOTAL_SAMPLES are core.config's, which a fit also obeys).
@@ -103,6 +103,7 @@ class StoredSplat:
     onsets_s: np.ndarray | None = None  # (K,) float64 s: where the source's notes start
     energies_db: np.ndarray | None = None  # (E,) float32 dB: each event's energy (files before 1.10.0 have none)
     colour_db: np.ndarray | None = None  # (B,) float32 dB: the equaliser over the render (files before 1.11.0 have none)
+    colour_track_db: np.ndarray | None = None  # (F, K) float32 dB: the equaliser's course over time (files before 1.14.0 have none)
 
     @property
     def n_events(self) -> int:
@@ -110,9 +111,9 @@ class StoredSplat:
 
     def stored_numbers(self) -> int:
         """Learned numbers needed to decode and render: the parameters plus the noise
-        seeds, the noise bed's levels and seed, and the colour's levels."""
+        seeds, the noise bed's levels and seed, and the colour's levels and track."""
         bed = 0 if self.noise_bed is None else self.noise_bed.levels_db.size + 1
-        colour = 0 if self.colour_db is None else self.colour_db.size
+        colour = sum(0 if levels is None else levels.size for levels in (self.colour_db, self.colour_track_db))
         return sum(p.size for p in self.parameters.values()) + self.noise_seeds.size + bed + colour
 
 
@@ -213,6 +214,7 @@ def _read(f: h5py.File, path: Path, optimizer: bool) -> StoredSplat:
         noise_bed=_read_noise_bed(f, config, fail),
         energies_db=_read_energies(ev, e, fail),
         colour_db=_read_colour(f, fail),
+        colour_track_db=_read_colour_track(f, fail),
     )
 
 
@@ -229,6 +231,20 @@ def _read_colour(f: h5py.File, fail) -> np.ndarray | None:
     if np.any(np.abs(levels) > COLOUR_LIMIT_DB):
         raise fail(f"/colour/levels_db has levels beyond ±{COLOUR_LIMIT_DB:g} dB")
     return levels
+
+
+def _read_colour_track(f: h5py.File, fail) -> np.ndarray | None:
+    """The optional /colour/track_db (1.14.0): (F, K) finite dB within COLOUR_LIMIT_DB, 2 to
+    MAX_NOISE_ANCHORS anchors and 1 to MAX_NOISE_BANDS bands; read after `_read_colour`."""
+    g = _member(f, "colour")
+    if g is None or _member(g, "track_db") is None:
+        return None
+    track = _array(g, "track_db", None, np.floating, fail).astype(np.float32)
+    if track.ndim != 2 or not (2 <= track.shape[0] <= MAX_NOISE_ANCHORS and 1 <= track.shape[1] <= MAX_NOISE_BANDS):
+        raise fail(f"/colour/track_db must hold 2 to {MAX_NOISE_ANCHORS} anchors of 1 to {MAX_NOISE_BANDS} bands")
+    if np.any(np.abs(track) > COLOUR_LIMIT_DB):
+        raise fail(f"/colour/track_db has levels beyond ±{COLOUR_LIMIT_DB:g} dB")
+    return track
 
 
 def _read_energies(ev: h5py.Group, e: int, fail) -> np.ndarray | None:

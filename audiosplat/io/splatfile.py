@@ -56,6 +56,7 @@ class Splat:
     noise_bed: NoiseBed | None = None  # the unpitched part, when the config has one
     onsets_s: np.ndarray | None = None  # (K,) float64 s: where the source's notes start (`fit`)
     colour_db: torch.Tensor | None = None  # (B,) dB: the equaliser over the render (`synth.colour`)
+    colour_track_db: torch.Tensor | None = None  # (F, K) dB: its course over time, only with colour_db
 
     @property
     def n_events(self) -> int:
@@ -88,6 +89,7 @@ class Splat:
             onsets_s=self.onsets_s,
             noise_bed=None if self.noise_bed is None else StoredNoiseBed(self.noise_bed.levels_db.detach().cpu().numpy(), self.noise_bed.seed),
             colour_db=None if self.colour_db is None else _f32(self.colour_db),
+            colour_track_db=None if self.colour_track_db is None else _f32(self.colour_track_db),
         )
 
     def stored_numbers(self) -> int:
@@ -149,6 +151,11 @@ def _write(f: h5py.File, s: Splat) -> None:
         colour = f.create_group("colour")
         _dataset(colour, "levels_db", _f32(s.colour_db), "dB", "lift of the whole render at each band centre, linear in dB between them")
         _dataset(colour, "band_hz", band_centres_hz(len(s.colour_db), cfg.sample_rate), "Hz", "centre of each band")
+        if s.colour_track_db is not None:
+            n_anchors, n_bands = s.colour_track_db.shape
+            _dataset(colour, "track_db", _f32(s.colour_track_db), "dB", "lift of the whole render at each anchor (row) and band centre (column), added to levels_db")
+            _dataset(colour, "track_anchor_s", anchor_samples(n_anchors, cfg.n_samples) / cfg.sample_rate, "s", "time of each anchor")
+            _dataset(colour, "track_band_hz", band_centres_hz(n_bands, cfg.sample_rate), "Hz", "centre of each band")
 
     params = f.create_group("parameters")
     for name, tensor in s.parameters.items():
@@ -249,4 +256,5 @@ def splat_from_stored(stored: StoredSplat) -> Splat:
         onsets_s=stored.onsets_s,
         noise_bed=None if stored.noise_bed is None else NoiseBed(torch.from_numpy(stored.noise_bed.levels_db), stored.noise_bed.seed),
         colour_db=None if stored.colour_db is None else torch.from_numpy(stored.colour_db),
+        colour_track_db=None if stored.colour_db is None or stored.colour_track_db is None else torch.from_numpy(stored.colour_track_db),
     )

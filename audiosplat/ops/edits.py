@@ -142,12 +142,13 @@ def change_noise_gain(splat: Splat, mask: torch.Tensor, db: float | None) -> Spl
 
 def change_colour(splat: Splat, mask: torch.Tensor, db: float | None) -> Splat:
     """Lift every band of the file's colour (`synth.colour`) by `db` dB, within the
-    ±COLOUR_LIMIT_DB a file holds; None ("off") takes the colour out, so the events and bed
-    sound as they were fitted. Like the bed, the colour is not an event."""
+    ±COLOUR_LIMIT_DB a file holds (its track, the course over time, stays as it is); None
+    ("off") takes the colour and its track out, so the events and bed sound as they were
+    fitted. Like the bed, the colour is not an event."""
     if splat.colour_db is None:
         raise AudiosplatError("--colour: this file has no colour (fitted before format 1.11.0, without a noise bed, or a long fit)")
     colour = None if db is None else (splat.colour_db + db).clamp(-COLOUR_LIMIT_DB, COLOUR_LIMIT_DB)
-    return dataclasses.replace(splat, colour_db=colour)
+    return dataclasses.replace(splat, colour_db=colour, colour_track_db=None if db is None else splat.colour_track_db)
 
 
 def _number(name: str, value: str, bounds: tuple[float, float]) -> float:

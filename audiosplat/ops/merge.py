@@ -76,6 +76,7 @@ def merge(first: Splat, other: Splat, at_s: float) -> Splat:
         optimizer=None,
         onsets_s=_merged_onsets(first, other, shift / a.sample_rate),
         colour_db=None,  # one file's colour would be wrong for the other's events: both sound as fitted
+        colour_track_db=None,
     )
 
 

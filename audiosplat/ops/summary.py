@@ -197,7 +197,18 @@ def colour_summary(stored: StoredSplat) -> dict | None:
     return {
         "band_hz": band_centres_hz(len(stored.colour_db), stored.config.sample_rate).tolist(),
         "levels_db": stored.colour_db.astype(np.float64).tolist(),
+        "track": None if stored.colour_track_db is None else {
+            "anchors": int(stored.colour_track_db.shape[0]),
+            "band_hz": band_centres_hz(stored.colour_track_db.shape[1], stored.config.sample_rate).tolist(),
+            "min_db": float(stored.colour_track_db.min()),
+            "max_db": float(stored.colour_track_db.max()),
+        },
     }
+
+
+def track_text(track: dict) -> str:
+    """The colour's track (`colour_summary`) in words: its grid and how far it lifts and cuts."""
+    return f"{track['anchors']} anchors x {len(track['band_hz'])} bands, {track['min_db']:+.1f} to {track['max_db']:+.1f} dB"
 
 
 def _number(value) -> float | None:

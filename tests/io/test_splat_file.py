@@ -16,7 +16,7 @@ from audiosplat.core.fields import BED_PARAMETER
 from audiosplat.io.splat_format import read_stored
 from audiosplat.io.splatfile import FORMAT_VERSION, read_splat, write_splat
 from audiosplat.models.registry import build_model
-from audiosplat.synth.colour import COLOUR_BANDS, COLOUR_MAX_DB, apply_colour
+from audiosplat.synth.colour import COLOUR_BANDS, COLOUR_MAX_DB, TRACK_BANDS, apply_colour, track_anchors
 from audiosplat.synth.levels import event_energies_db
 from audiosplat.synth.rooms import user_bank
 from tests.shared import GOLDEN, GOLDEN_DIRECT, GOLDEN_EXACT
@@ -351,6 +351,9 @@ def test_the_noise_bed_round_trips(fitted_splat, tmp_path):
         (lambda f: f["colour/levels_db"].__setitem__(0, 30.0), "beyond"),
         (lambda f: (f.__delitem__("colour/levels_db"), f["colour"].create_dataset("levels_db", data=np.zeros((2, 8), np.float32))), "one dimension"),
         (lambda f: (f.__delitem__("colour"), f.create_dataset("colour", data=np.zeros(16, np.float32))), "not a group"),
+        (lambda f: f["colour/track_db"].__setitem__((0, 0), np.inf), "track_db"),
+        (lambda f: f["colour/track_db"].__setitem__((5, 1), -25.0), "beyond"),
+        (lambda f: (f.__delitem__("colour/track_db"), f["colour"].create_dataset("track_db", data=np.zeros(8, np.float32))), "anchors of"),
     ],
 )
 def test_a_damaged_noise_bed_or_colour_is_refused_in_one_sentence(fitted_splat, tmp_path, damage, fragment):
@@ -389,17 +392,23 @@ def test_each_events_energy_is_written_from_its_controls_and_validated(fitted_sp
 
 
 def test_the_colour_is_fitted_stored_and_heard(fitted_splat, tmp_path):
-    """A fit with a bed stores its colour (formats §9.3): within its limits, read back equal,
-    and the render is the events and bed through it. Files before 1.11.0 have none."""
+    """A fit with a bed stores its colour and the colour's track (formats §9.3): within their
+    limits, read back equal, and the render is the events and bed through both. Files before
+    1.11.0 have no colour; the numbers a file stores count the track's."""
     assert read_stored(GOLDEN, optimizer=False).colour_db is None
     s = read_splat(fitted_splat)
     assert s.colour_db is not None and s.colour_db.shape == (COLOUR_BANDS,) and float(s.colour_db.abs().max()) <= COLOUR_MAX_DB
+    track, without_track = s.colour_track_db, dataclasses.replace(s, colour_track_db=None).stored_numbers()
+    anchors = track_anchors(without_track, s.config.n_samples)  # 8 for this 4096-sample clip: one per 2 frames
+    assert track is not None and track.shape == (anchors, TRACK_BANDS) == (8, TRACK_BANDS)
+    assert 0.0 < float(track.abs().max()) <= COLOUR_MAX_DB
+    assert s.stored_numbers() == without_track + anchors * TRACK_BANDS
     assert s.stored_numbers() == read_stored(fitted_splat, optimizer=False).stored_numbers()
     path = tmp_path / "copy.splat"
     write_splat(path, s)
     again = read_splat(path)
-    assert torch.equal(again.colour_db, s.colour_db)
+    assert torch.equal(again.colour_db, s.colour_db) and torch.equal(again.colour_track_db, track)
     plain = render_splat(dataclasses.replace(s, colour_db=None))
-    coloured = apply_colour(torch.from_numpy(plain), s.colour_db, s.config.sample_rate).numpy()
+    coloured = apply_colour(torch.from_numpy(plain), s.colour_db, s.config.sample_rate, track).numpy()
     np.testing.assert_allclose(render_splat(again), coloured, atol=1e-6 * np.abs(coloured).max())
 

@@ -192,9 +192,10 @@ def test_colour_lifts_every_band_and_off_takes_it_out(fitted_splat, tmp_path):
     splat = read_splat(fitted_splat)
     lifted = apply_edits(splat, [("colour", "3")])
     torch.testing.assert_close(lifted.colour_db, splat.colour_db + 3.0)
+    assert torch.equal(lifted.colour_track_db, splat.colour_track_db)  # the course over time stays
     assert torch.equal(lifted.controls.gain, splat.controls.gain) and torch.equal(lifted.noise_bed.levels_db, splat.noise_bed.levels_db)
     plain = apply_edits(splat, [("colour", "off")])
-    assert plain.colour_db is None
+    assert plain.colour_db is None and plain.colour_track_db is None
     np.testing.assert_array_equal(render_splat(plain), render_splat(dataclasses.replace(splat, colour_db=None)))
     with pytest.raises(AudiosplatError, match="no colour"):
         apply_edits(plain, [("colour", "2")])
