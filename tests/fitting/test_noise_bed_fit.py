@@ -1,12 +1,15 @@
 """Fits with a noise bed (`synth.noise_bed`): noise is carried by the bed, not bought from
 the notes; a band-limited clip renders nothing above its band; the bed is silent where the
-source is."""
+source is; and the file's render, through its colour and the colour's track, keeps the band."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
+from audiosplat.app.api import fit_audio_file, render_splat
 from audiosplat.core.config import ModelConfig
 from audiosplat.fitting.fit import FitConfig, fit
 from audiosplat.io.audio import load_clip
@@ -53,3 +56,23 @@ def test_the_bed_is_silent_in_a_silent_gap(source):
     render, bed = _fit(clip)
     peak = float(render.abs().max())
     assert float(bed[6000:10000].abs().max()) < 10 ** (-50 / 20) * peak
+
+
+def _file_render(clip: torch.Tensor, tmp_path) -> torch.Tensor:
+    """The render of the .splat that `fit` writes for `clip` (N,): colour and track included."""
+    source = tmp_path / "clip.wav"
+    sf.write(source, (0.5 * clip / clip.abs().max()).numpy().astype(np.float32), RATE, subtype="FLOAT")
+    outcome = fit_audio_file(source, tmp_path / "clip.splat", config=CONFIG, fit_config=FitConfig(steps=30), device="cpu")
+    assert outcome.splat.colour_track_db is not None
+    return torch.from_numpy(render_splat(outcome.splat))
+
+
+def test_the_files_render_keeps_a_band_limit(tmp_path):
+    """Through the colour and its track, a band-limited clip still renders nothing above its
+    band (< -60 dB): neither lifts a band the clip does not hold."""
+    hz = torch.fft.rfftfreq(N, 1.0 / RATE)
+    spectrum = torch.fft.rfft(_guitar())
+    spectrum[hz > 5000] = 0
+    render = _file_render(torch.fft.irfft(spectrum, n=N), tmp_path)
+    power = torch.fft.rfft(render.double() * torch.hann_window(N, dtype=torch.float64)).abs().square()
+    assert float(10 * torch.log10(power[hz > 6000].sum() / power.sum())) < -60.0
