@@ -71,6 +71,9 @@ def render(
             splat = read_splat(source, optimizer=False)
             rate, fmt = splat.config.sample_rate, WAV_SUBTYPES[subtype.value]
             audio = render_splat(splat, device=device.value)
+            peak = float(abs(audio).max(initial=0.0))
+            if fmt != "FLOAT" and peak >= 1.0:  # the colour can lift a render past the clip's peak
+                err.print(f"{source}: warning: the render peaks at {peak:.3f}, which {subtype.value} clips; --subtype float keeps it")
             folder = stems if stems is None or not many else stems / out.relative_to(output).with_suffix("")
             if folder is not None:  # before the main wav: its presence says the input is done
                 folder.mkdir(parents=True, exist_ok=True)
