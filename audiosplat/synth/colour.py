@@ -37,7 +37,8 @@ MIN_TRACK_ANCHORS = 16
 def colour_levels_db(target: torch.Tensor, render: torch.Tensor, sample_rate: int, n_bands: int = COLOUR_BANDS) -> torch.Tensor:
     """(B,) float32 dB that bring the long-term band levels of `render` (N,) to those of
     `target` (N,), within COLOUR_MAX_DB; 0 in bands COLOUR_QUIET_DB under the target's loudest."""
-    return _lift_db(target, render, 1, n_bands, sample_rate)[0]
+    lift, quiet = _lift_db(target, render, 1, n_bands, sample_rate)
+    return torch.where(quiet, torch.zeros_like(lift), lift)[0]
 
 
 def track_anchors(stored_numbers: int, n_samples: int) -> int:
@@ -52,18 +53,19 @@ def colour_track_db(
     target: torch.Tensor, render: torch.Tensor, sample_rate: int, n_anchors: int = TRACK_ANCHORS, n_bands: int = TRACK_BANDS
 ) -> torch.Tensor:
     """(F, K) float32 dB that bring the band levels of `render` (N,) near each of F anchors
-    to those of `target` (N,), within COLOUR_MAX_DB; 0 where the target is COLOUR_QUIET_DB
-    under its loudest (a pause stays as quiet as the render leaves it)."""
-    return _lift_db(target, render, n_anchors, n_bands, sample_rate)
+    to those of `target` (N,), within COLOUR_MAX_DB; where the target is COLOUR_QUIET_DB
+    under its loudest, a cut only: a pause is never lifted, and what the render holds there
+    that the clip does not (a note ringing on) is cut."""
+    lift, quiet = _lift_db(target, render, n_anchors, n_bands, sample_rate)
+    return torch.where(quiet, lift.clamp(max=0.0), lift)
 
 
-def _lift_db(target: torch.Tensor, render: torch.Tensor, n_anchors: int, n_bands: int, sample_rate: int) -> torch.Tensor:
+def _lift_db(target: torch.Tensor, render: torch.Tensor, n_anchors: int, n_bands: int, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(F, B) dB from the band levels of `render` to those of `target`, both (N,), within
-    COLOUR_MAX_DB; 0 where the target is COLOUR_QUIET_DB under its loudest."""
+    COLOUR_MAX_DB, and (F, B) whether the target is COLOUR_QUIET_DB under its loudest there."""
     wanted = bed_levels_of(target, n_anchors, n_bands, sample_rate)
     have = bed_levels_of(render, n_anchors, n_bands, sample_rate)
-    lift = (wanted - have).clamp(-COLOUR_MAX_DB, COLOUR_MAX_DB)
-    return torch.where(wanted > wanted.max() - COLOUR_QUIET_DB, lift, torch.zeros_like(lift))
+    return (wanted - have).clamp(-COLOUR_MAX_DB, COLOUR_MAX_DB), wanted <= wanted.max() - COLOUR_QUIET_DB
 
 
 def apply_colour(audio: torch.Tensor, levels_db: torch.Tensor, sample_rate: int, track_db: torch.Tensor | None = None) -> torch.Tensor:
