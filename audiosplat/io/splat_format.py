@@ -195,6 +195,7 @@ def _read(f: h5py.File, path: Path, optimizer: bool) -> StoredSplat:
     history = _array(fit_group, "loss_history", None, np.floating, fail, finite=False).astype(np.float64)
     if history.ndim != 1:
         raise fail("/fit/loss_history must be one-dimensional")
+    colour, track = _read_colour(f, fail)
     return StoredSplat(
         config=config,
         onset_samples=onset,
@@ -213,38 +214,37 @@ def _read(f: h5py.File, path: Path, optimizer: bool) -> StoredSplat:
         labels=_read_labels(f, fail),
         noise_bed=_read_noise_bed(f, config, fail),
         energies_db=_read_energies(ev, e, fail),
-        colour_db=_read_colour(f, fail),
-        colour_track_db=_read_colour_track(f, fail),
+        colour_db=colour,
+        colour_track_db=track,
     )
 
 
-def _read_colour(f: h5py.File, fail) -> np.ndarray | None:
-    """The optional /colour/levels_db: (B,) finite dB within COLOUR_LIMIT_DB, 1 to 128 bands."""
+def _read_colour(f: h5py.File, fail) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The optional /colour: its levels_db, (B,) with 1 to 128 bands, and its optional
+    track_db (1.14.0), (F, K) with 2 to MAX_NOISE_ANCHORS anchors of 1 to MAX_NOISE_BANDS
+    bands; both finite dB within COLOUR_LIMIT_DB. (None, None) for a file without one."""
     g = _member(f, "colour")
     if g is None:
-        return None
+        return None, None
     if not isinstance(g, h5py.Group):
         raise fail("/colour is not a group")
-    levels = _array(g, "levels_db", None, np.floating, fail).astype(np.float32)
+    levels = _colour_levels(g, "levels_db", fail)
     if levels.ndim != 1 or not 1 <= levels.shape[0] <= MAX_NOISE_BANDS:
         raise fail(f"/colour/levels_db must hold 1 to {MAX_NOISE_BANDS} levels in one dimension")
-    if np.any(np.abs(levels) > COLOUR_LIMIT_DB):
-        raise fail(f"/colour/levels_db has levels beyond ±{COLOUR_LIMIT_DB:g} dB")
-    return levels
-
-
-def _read_colour_track(f: h5py.File, fail) -> np.ndarray | None:
-    """The optional /colour/track_db (1.14.0): (F, K) finite dB within COLOUR_LIMIT_DB, 2 to
-    MAX_NOISE_ANCHORS anchors and 1 to MAX_NOISE_BANDS bands; read after `_read_colour`."""
-    g = _member(f, "colour")
-    if g is None or _member(g, "track_db") is None:
-        return None
-    track = _array(g, "track_db", None, np.floating, fail).astype(np.float32)
+    if _member(g, "track_db") is None:
+        return levels, None
+    track = _colour_levels(g, "track_db", fail)
     if track.ndim != 2 or not (2 <= track.shape[0] <= MAX_NOISE_ANCHORS and 1 <= track.shape[1] <= MAX_NOISE_BANDS):
         raise fail(f"/colour/track_db must hold 2 to {MAX_NOISE_ANCHORS} anchors of 1 to {MAX_NOISE_BANDS} bands")
-    if np.any(np.abs(track) > COLOUR_LIMIT_DB):
-        raise fail(f"/colour/track_db has levels beyond ±{COLOUR_LIMIT_DB:g} dB")
-    return track
+    return levels, track
+
+
+def _colour_levels(g: h5py.Group, name: str, fail) -> np.ndarray:
+    """/colour's dataset `name` as float32 dB, finite and within COLOUR_LIMIT_DB."""
+    levels = _array(g, name, None, np.floating, fail).astype(np.float32)
+    if np.any(np.abs(levels) > COLOUR_LIMIT_DB):
+        raise fail(f"/colour/{name} has levels beyond ±{COLOUR_LIMIT_DB:g} dB")
+    return levels
 
 
 def _read_energies(ev: h5py.Group, e: int, fail) -> np.ndarray | None:

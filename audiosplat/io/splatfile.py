@@ -256,5 +256,5 @@ def splat_from_stored(stored: StoredSplat) -> Splat:
         onsets_s=stored.onsets_s,
         noise_bed=None if stored.noise_bed is None else NoiseBed(torch.from_numpy(stored.noise_bed.levels_db), stored.noise_bed.seed),
         colour_db=None if stored.colour_db is None else torch.from_numpy(stored.colour_db),
-        colour_track_db=None if stored.colour_db is None or stored.colour_track_db is None else torch.from_numpy(stored.colour_track_db),
+        colour_track_db=None if stored.colour_track_db is None else torch.from_numpy(stored.colour_track_db),
     )

@@ -21,8 +21,8 @@ from audiosplat.synth.noise_bed import BED_FFT, BED_HOP, bed_levels_of, level_gr
 
 COLOUR_BANDS = 32  # 16 scored 0.03-0.07 less ViSQOL on four clips of eight; 48 lost the glass (docs/benchmarks.md)
 COLOUR_MAX_DB = 6.0  # a fit's colour lifts or cuts a band by at most this
-# a band this far under the clip's loudest is left alone: it holds little but round-off,
-# which a lift would make audible
+# a band this far under the clip's loudest is left alone (the track only cuts there): it
+# holds little but round-off, which a lift would make audible
 COLOUR_QUIET_DB = 60.0
 # The track: up to 128 anchors (23 ms apart at N = 2^16) of 3 bands; the speech needs the
 # time more than the bands (docs/benchmarks.md, "The colour's track"). It takes what a file
